@@ -1,0 +1,5 @@
+import sys
+
+from zeroskel.cli.main import main
+
+sys.exit(main())
