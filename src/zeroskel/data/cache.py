@@ -1,0 +1,320 @@
+"""A prepared, memory-mappable cache of a whole dataset.
+
+Layout of a finished cache folder::
+
+    joints.f16      every sample's joints, float16, C order, concatenated in sample order
+    index.npy       int64 (N, 6): offset (in values), M, T, V, label, subject
+    index.json      per sample: name, meta, source (same order)
+    manifest.json   format, dataset, class names, layout, skipped, counts, and the size and sha256
+                    of each file above; written last, so its presence marks a finished cache
+
+:func:`load_cache` returns samples whose ``joints`` are float16 ``np.memmap`` views of shape
+(M, T, V, 3), so an NTU-sized dataset never sits in RAM.
+
+Preparing writes into ``partial/``: the joints file is preallocated at its final size and filled
+chunk by chunk; a chunk is committed by a small ``chunk_NNNNN.done`` file written after its data is
+flushed. An interrupted run resumes from the committed chunks (if the plan, i.e. the dataset's
+names and shapes, is unchanged). Re-running on a finished cache of the same dataset is a no-op.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeroskel.data.sample import SkeletonDataset, SkeletonSample, Skipped
+
+FORMAT = "zeroskel-cache/1"
+JOINTS_FILE = "joints.f16"
+INDEX_NPY = "index.npy"
+INDEX_JSON = "index.json"
+MANIFEST = "manifest.json"
+PARTIAL = "partial"
+PLAN = "plan.json"
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+class CacheError(RuntimeError):
+    """A cache folder that is missing, unfinished, corrupt or does not match its manifest."""
+
+
+# --------------------------------------------------------------------------------------------
+# small file helpers
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    _write_atomic(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _json_safe(value: Any, where: str) -> Any:
+    """``value`` with numpy scalars/arrays made plain; anything else unserialisable is an error."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, where) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise TypeError(f"{where}: {type(value).__name__} value cannot be stored in the cache index")
+
+
+def _names_digest(names: list[str]) -> str:
+    return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample",
+                disable=not enabled or not sys.stderr.isatty())
+
+
+# --------------------------------------------------------------------------------------------
+# prepare
+
+
+def _plan(dataset: SkeletonDataset, chunk_size: int) -> dict[str, Any]:
+    shapes = []
+    for s in dataset.samples:
+        if s.joints.ndim != 4 or s.joints.shape[-1] != 3:
+            raise ValueError(f"{dataset.name}: sample {s.name}: joints have shape "
+                             f"{s.joints.shape}, expected (M, T, V, 3)")
+        shapes.append([int(d) for d in s.joints.shape])
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
+    names = [s.name for s in dataset.samples]
+    return {
+        "format": FORMAT, "dataset": dataset.name, "num_samples": len(names),
+        "names_sha256": _names_digest(names),
+        "shapes_sha256": hashlib.sha256(json.dumps(shapes).encode()).hexdigest(),
+        "chunk_size": chunk_size, "total_values": int(offsets[-1]),
+        "offsets": offsets, "shapes": shapes,
+    }
+
+
+def _finished(out_dir: Path, dataset: SkeletonDataset) -> bool:
+    """True when ``out_dir`` already holds a finished cache of this dataset (same names)."""
+    try:
+        manifest = read_manifest(out_dir)
+    except CacheError:
+        return False
+    for name, entry in manifest["files"].items():
+        path = out_dir / name
+        if not path.is_file() or path.stat().st_size != entry["size"]:
+            return False
+    names = [s.name for s in dataset.samples]
+    return (manifest["dataset"] == dataset.name and manifest["num_samples"] == len(names)
+            and manifest["names_sha256"] == _names_digest(names)
+            and manifest["class_names"] == list(dataset.class_names)
+            and manifest["layout"] == dataset.layout)
+
+
+def _write_chunk(joints_path: Path, samples: list[SkeletonSample], offset: int) -> None:
+    """Write ``samples`` as float16 into the preallocated joints file, starting at ``offset``."""
+    parts = []
+    for s in samples:
+        joints = np.asarray(s.joints)
+        if not np.isfinite(joints).all():
+            raise ValueError(f"sample {s.name}: joints have NaN/inf values")
+        if np.abs(joints).max(initial=0) > _FLOAT16_MAX:
+            raise ValueError(f"sample {s.name}: joints exceed the float16 range")
+        parts.append(joints.astype(np.float16).ravel())
+    data = np.concatenate(parts) if parts else np.zeros(0, np.float16)
+    with open(joints_path, "r+b") as f:
+        f.seek(offset * 2)  # float16 = 2 bytes
+        f.write(data.tobytes())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def prepare_cache(dataset: SkeletonDataset, out_dir: str | Path, *, progress: bool = True,
+                  chunk_size: int = 512) -> Path:
+    """Write ``dataset`` into a memory-mappable cache folder (see the module docstring).
+
+    Args:
+        dataset: the samples to store (any layout; joints (M, T, V, 3)).
+        out_dir: the cache folder (created).
+        progress: show a progress bar (only on a terminal).
+        chunk_size: samples per committed chunk (the unit an interrupted run resumes from).
+
+    Returns the cache folder. A finished cache of the same dataset is left untouched.
+    """
+    out_dir = Path(out_dir)
+    if _finished(out_dir, dataset):
+        return out_dir
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # an old, different cache is no longer finished
+    plan = _plan(dataset, chunk_size)
+    index_meta = [{"name": s.name, "meta": _json_safe(s.meta, f"sample {s.name}: meta"),
+                   "source": str(s.source)} for s in dataset.samples]
+
+    partial = out_dir / PARTIAL
+    joints_path = partial / JOINTS_FILE
+    old_plan = None
+    if (partial / PLAN).is_file():
+        try:
+            old_plan = json.loads((partial / PLAN).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old_plan = None
+    if old_plan != plan or not joints_path.is_file():
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with open(joints_path, "wb") as f:
+            f.truncate(plan["total_values"] * 2)  # preallocated, float16
+        _write_json(partial / PLAN, plan)
+
+    offsets = plan["offsets"]
+    num_chunks = (len(dataset.samples) + chunk_size - 1) // chunk_size
+    bar = _progress(len(dataset.samples), f"prepare {dataset.name}", progress)
+    with bar:
+        for c in range(num_chunks):
+            lo, hi = c * chunk_size, min((c + 1) * chunk_size, len(dataset.samples))
+            done = partial / f"chunk_{c:05d}.done"
+            if not done.is_file():
+                _write_chunk(joints_path, dataset.samples[lo:hi], offsets[lo])
+                _write_json(done, {"chunk": c, "samples": [lo, hi]})
+            bar.update(hi - lo)
+
+    # finish: index, then move the joints into place, then the manifest (last)
+    index = np.zeros((len(dataset.samples), 6), dtype=np.int64)  # offset, M, T, V, label, subject
+    for i, (s, shape) in enumerate(zip(dataset.samples, plan["shapes"])):
+        index[i] = [offsets[i], *shape[:3], int(s.label), int(s.subject)]
+    buf = _npy_bytes(index)
+    _write_atomic(out_dir / INDEX_NPY, buf)
+    _write_json(out_dir / INDEX_JSON, index_meta)
+    os.replace(joints_path, out_dir / JOINTS_FILE)
+    files = {}
+    for name in (JOINTS_FILE, INDEX_NPY, INDEX_JSON):
+        path = out_dir / name
+        files[name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    manifest = {
+        "format": FORMAT,
+        "dataset": dataset.name,
+        "class_names": list(dataset.class_names),
+        "layout": dataset.layout,
+        "root": str(dataset.root),
+        "num_samples": len(dataset.samples),
+        "total_values": plan["total_values"],
+        "names_sha256": plan["names_sha256"],
+        "skipped": [k.as_dict() for k in dataset.skipped],
+        "files": files,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    _write_json(out_dir / MANIFEST, manifest)
+    shutil.rmtree(partial, ignore_errors=True)
+    return out_dir
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# load
+
+
+def read_manifest(out_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a finished cache; :class:`CacheError` if missing or corrupt."""
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        raise CacheError(f"{Path(out_dir)}: no finished cache here ({MANIFEST} is missing; run "
+                         f"`zeroskel data prepare`)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CacheError(f"{path}: corrupt manifest ({err}); delete the folder and prepare "
+                         f"again") from None
+    required = ("format", "dataset", "class_names", "layout", "num_samples", "names_sha256",
+                "skipped", "files")
+    missing = [k for k in required if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise CacheError(f"{path}: corrupt manifest (missing {', '.join(missing)})")
+    if manifest["format"] != FORMAT:
+        raise CacheError(f"{path}: cache format {manifest['format']!r}, this version reads "
+                         f"{FORMAT!r}; prepare it again")
+    files = manifest["files"]
+    if not isinstance(files, dict) or any(
+            not isinstance(files.get(n), dict) or "size" not in files[n] or "sha256" not in files[n]
+            for n in (JOINTS_FILE, INDEX_NPY, INDEX_JSON)):
+        raise CacheError(f"{path}: corrupt manifest (file entries incomplete)")
+    return manifest
+
+
+def load_cache(out_dir: str | Path, *, verify: bool = False) -> SkeletonDataset:
+    """Open a finished cache: samples hold float16 memmap views (M, T, V, 3) of ``joints.f16``.
+
+    Args:
+        out_dir: the cache folder written by :func:`prepare_cache`.
+        verify: also check each file's sha256 (reads everything once); sizes are always checked.
+    """
+    out_dir = Path(out_dir)
+    manifest = read_manifest(out_dir)
+    for name, entry in manifest["files"].items():
+        path = out_dir / name
+        if not path.is_file():
+            raise CacheError(f"{out_dir}: {name} is missing")
+        size = path.stat().st_size
+        if size != entry["size"]:
+            raise CacheError(f"{path}: size {size} bytes, the manifest says {entry['size']}")
+        if verify and _sha256(path) != entry["sha256"]:
+            raise CacheError(f"{path}: checksum does not match the manifest (corrupt file)")
+    index = np.load(out_dir / INDEX_NPY, allow_pickle=False)  # (N, 6)
+    entries = json.loads((out_dir / INDEX_JSON).read_text(encoding="utf-8"))
+    n = manifest["num_samples"]
+    if index.shape != (n, 6) or len(entries) != n:
+        raise CacheError(f"{out_dir}: index holds {len(index)}/{len(entries)} samples, the "
+                         f"manifest says {n}")
+    total = (out_dir / JOINTS_FILE).stat().st_size // 2
+    flat = (np.memmap(out_dir / JOINTS_FILE, dtype=np.float16, mode="r", shape=(total,))
+            if total else np.zeros(0, np.float16))
+    samples = []
+    for (offset, M, T, V, label, subject), entry in zip(index.tolist(), entries):
+        size = M * T * V * 3
+        if offset + size > total:
+            raise CacheError(f"{out_dir}: sample {entry['name']} lies beyond the end of "
+                             f"{JOINTS_FILE}")
+        joints = flat[offset: offset + size].reshape(M, T, V, 3)  # (M, T, V, 3) float16 view
+        samples.append(SkeletonSample(name=entry["name"], joints=joints, label=label,
+                                      subject=subject, meta=entry["meta"],
+                                      source=entry["source"]))
+    return SkeletonDataset(name=manifest["dataset"], class_names=manifest["class_names"],
+                           layout=manifest["layout"], samples=samples,
+                           skipped=[Skipped(k["sample"], k["reason"]) for k in manifest["skipped"]],
+                           root=manifest.get("root", ""))
