@@ -1,0 +1,140 @@
+"""``zeroskel describe`` and ``zeroskel text embed|show``.
+
+    zeroskel describe --classes utd-mhad --out utd.json --base-url http://localhost:8000/v1 --model qwen
+    zeroskel describe --classes "sit to stand,stand to sit" --out si.json --dry-run
+    zeroskel text embed utd.json --encoder minilm --out utd-minilm.safetensors
+    zeroskel text show utd-mhad --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _class_names(spec: str) -> list[str]:
+    """A dataset name (its classes), a file, or a comma-separated list."""
+    from zeroskel.data.class_names import BY_DATASET
+    from zeroskel.text.describe import read_class_list
+
+    if spec in BY_DATASET and not Path(spec).exists():
+        return list(BY_DATASET[spec])
+    return read_class_list(spec)
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from zeroskel.text import describe
+
+    names = _class_names(args.classes)
+    dataset = args.dataset or ""
+    if args.dry_run:
+        print(describe.dry_run_text(names, num_descriptions=args.num_descriptions, dataset=dataset))
+        return 0
+    try:
+        config = describe.LLMConfig.from_env(args.base_url, args.model, args.api_key, max_retries=args.max_retries,
+                                             backoff=args.backoff, temperature=args.temperature)
+    except ValueError as e:
+        print(f"zeroskel describe: {e}", file=sys.stderr)
+        return 2
+    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    try:
+        si = describe.run_describe(names, args.out, config=config, num_descriptions=args.num_descriptions,
+                                   cache_dir=args.cache_dir, dataset=dataset, max_reasks=args.max_reasks, log=log)
+    except (describe.LLMError, describe.DescribeError) as e:
+        print(f"zeroskel describe: {e}\n(answers so far are cached; rerun the same command to resume)",
+              file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: {len(si)} classes x {len(si.phases)} phases x {si.num_descriptions} descriptions")
+    return 0
+
+
+def _load_side_info(spec: str, side_info_dir: str | None):
+    from zeroskel.text.sideinfo import list_shipped, load_shipped, load_side_info
+
+    if not Path(spec).exists() and spec in list_shipped(side_info_dir):
+        return load_shipped(spec, directory=side_info_dir)
+    return load_side_info(spec)
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from zeroskel.text.class_text import build_class_text, save_class_text
+    from zeroskel.text.encoders import get_text_encoder
+
+    si = _load_side_info(args.side_info, args.side_info_dir)
+    encoder = get_text_encoder(args.encoder, device=args.device)
+    names = si.class_names
+    class_text = build_class_text(si, encoder, names, source=args.source, cache_dir=args.cache_dir)
+    save_class_text(class_text, names, args.out, encoder_id=encoder.id, dataset=si.dataset, source=args.source)
+    print(f"wrote {args.out}: class_text {tuple(class_text.shape)} (phases, classes, descriptions, dim), "
+          f"encoder {encoder.id}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from zeroskel.text.sideinfo import PHASES, load_shipped
+
+    si = load_shipped(args.dataset, directory=args.side_info_dir)
+    classes = []
+    for name in si.class_names:
+        entry: dict = {"name": name, "counts": {p: len(si.texts(name, p)) for p in PHASES}}
+        if args.texts:
+            entry["texts"] = {p: si.texts(name, p) for p in PHASES}
+        classes.append(entry)
+    report = {"dataset": si.dataset or args.dataset, "source": si.source, "file": si.origin,
+              "num_classes": len(si), "num_descriptions": si.num_descriptions, "phases": list(PHASES),
+              "classes": classes}
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{report['dataset']}: {len(si)} classes, {si.num_descriptions} descriptions per phase "
+          f"({si.source})")
+    for entry in classes:
+        print(f"  {entry['name']}")
+        if args.texts:
+            for p in PHASES:
+                for t in entry["texts"][p]:
+                    print(f"    [{p}] {t}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    d = subparsers.add_parser("describe", help="generate side information with an OpenAI-compatible LLM",
+                              description="Multi-turn side-information generation (resumable, cached).")
+    d.add_argument("--classes", required=True,
+                   help="dataset name, a file (JSON list or one name per line) or a comma-separated list")
+    d.add_argument("--out", required=True, help="side-information JSON to write")
+    d.add_argument("--dataset", default="", help="dataset name stored in the file and named in the prompt")
+    d.add_argument("--base-url", help="endpoint base URL (default $ZEROSKEL_LLM_BASE_URL)")
+    d.add_argument("--model", help="model name (default $ZEROSKEL_LLM_MODEL)")
+    d.add_argument("--api-key", help="API key (default $OPENAI_API_KEY)")
+    d.add_argument("--num-descriptions", type=int, default=5, help="N_a descriptions per class and phase")
+    d.add_argument("--cache-dir", help="answer cache folder (default OUT.cache next to --out)")
+    d.add_argument("--temperature", type=float, default=0.7)
+    d.add_argument("--max-retries", type=int, default=5, help="retries of transient HTTP errors")
+    d.add_argument("--backoff", type=float, default=1.0, help="first retry delay (s), doubled each retry")
+    d.add_argument("--max-reasks", type=int, default=2, help="re-asks after a malformed answer")
+    d.add_argument("--dry-run", action="store_true", help="print the prompts, call nothing")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=_describe)
+
+    t = subparsers.add_parser("text", help="side information and text embeddings")
+    tsub = t.add_subparsers(dest="text_command", metavar="SUBCOMMAND", required=True)
+
+    e = tsub.add_parser("embed", help="embed side information into a (6, K, N_a, D) class-text tensor")
+    e.add_argument("side_info", help="side-information JSON, or a shipped dataset name")
+    e.add_argument("--encoder", default="minilm", help="encoder name or path (see zeroskel.text.encoders)")
+    e.add_argument("--out", required=True, help=".safetensors (tensor + metadata) or .pt file")
+    e.add_argument("--source", default="side-info", choices=("side-info", "one-turn", "manual"))
+    e.add_argument("--cache-dir", help="embedding cache folder")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--side-info-dir", help="folder of shipped side information (default: the package's)")
+    e.set_defaults(func=_embed)
+
+    s = tsub.add_parser("show", help="the shipped side information of a dataset")
+    s.add_argument("dataset", help="utd-mhad, msr-action3d, utkinect or nw-ucla")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--texts", action="store_true", help="include the descriptions")
+    s.add_argument("--side-info-dir", help="read from this folder instead of the package "
+                                           "(also $ZEROSKEL_SIDE_INFO_DIR)")
+    s.set_defaults(func=_show)

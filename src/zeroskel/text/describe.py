@@ -1,0 +1,329 @@
+"""Generate side information with an LLM behind any OpenAI-compatible chat endpoint (stdlib urllib only).
+
+One multi-turn conversation per class (``zeroskel.text.prompts``): spatial coarse -> mid -> fine, then
+temporal start -> middle -> end; each turn's messages include all earlier turns and answers. Every answer is
+written to the cache folder as soon as it arrives (atomically), so a rerun after a crash, an interrupt or a
+failed class makes only the calls still missing.
+
+    client = ChatClient(LLMConfig.from_env(base_url="http://localhost:8000/v1", model="qwen2.5-72b"))
+    si = describe_classes(["sit to stand", "stand to sit"], client, num_descriptions=5, cache_dir="cache/")
+
+Configuration falls back to ``$ZEROSKEL_LLM_BASE_URL``, ``$ZEROSKEL_LLM_MODEL`` and ``$OPENAI_API_KEY``.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from zeroskel.text import prompts
+from zeroskel.text.sideinfo import PHASES, SideInformation, validate, write_json_atomic
+
+ENV_BASE_URL = "ZEROSKEL_LLM_BASE_URL"
+ENV_MODEL = "ZEROSKEL_LLM_MODEL"
+ENV_API_KEY = "OPENAI_API_KEY"
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+class LLMError(RuntimeError):
+    """The endpoint failed (after retries for transient errors)."""
+
+
+class MalformedAnswer(ValueError):
+    """An answer that is not a usable list of descriptions."""
+
+
+class DescribeError(RuntimeError):
+    """Some classes could not be described; ``failures`` lists (class, phase, reason)."""
+
+    def __init__(self, failures: list[tuple[str, str, str]]):
+        self.failures = failures
+        lines = [f"class {c!r} phase {p!r}: {r}" for c, p, r in failures]
+        super().__init__(f"{len(failures)} class(es) failed:\n  " + "\n  ".join(lines))
+
+
+@dataclass
+class LLMConfig:
+    """Endpoint and retry settings.
+
+    Args:
+        base_url: e.g. ``https://api.openai.com/v1`` (``/chat/completions`` is appended).
+        model: model name sent in each request.
+        api_key: bearer token (optional for local servers).
+        temperature: sampling temperature.
+        timeout: seconds per HTTP request.
+        max_retries: retries of a transient error (429, 5xx, connection reset/refused, timeout).
+        backoff: first retry delay in seconds; doubles each retry, capped at ``backoff_max``.
+    """
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    temperature: float = 0.7
+    max_tokens: int | None = None
+    timeout: float = 120.0
+    max_retries: int = 5
+    backoff: float = 1.0
+    backoff_max: float = 60.0
+
+    @classmethod
+    def from_env(cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
+                 **kwargs) -> "LLMConfig":
+        base_url = base_url or os.environ.get(ENV_BASE_URL)
+        model = model or os.environ.get(ENV_MODEL)
+        if not base_url:
+            raise ValueError(f"no LLM endpoint: pass --base-url or set ${ENV_BASE_URL}")
+        if not model:
+            raise ValueError(f"no LLM model: pass --model or set ${ENV_MODEL}")
+        return cls(base_url=base_url, model=model, api_key=api_key or os.environ.get(ENV_API_KEY), **kwargs)
+
+
+@dataclass
+class ChatClient:
+    """Minimal OpenAI-compatible chat client: ``complete(messages) -> str`` with retries."""
+
+    config: LLMConfig
+    sleep: Callable[[float], None] = time.sleep
+    calls: int = field(default=0, init=False)  # HTTP requests made (retries included)
+
+    @property
+    def url(self) -> str:
+        return self.config.base_url.rstrip("/") + "/chat/completions"
+
+    def _request(self, messages: list[dict]) -> str:
+        body = {"model": self.config.model, "messages": messages, "temperature": self.config.temperature}
+        if self.config.max_tokens:
+            body["max_tokens"] = self.config.max_tokens
+        headers = {"Content-Type": "application/json"}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        req = urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"), headers=headers,
+                                     method="POST")
+        self.calls += 1
+        with urllib.request.urlopen(req, timeout=self.config.timeout) as resp:
+            raw = resp.read()
+        try:
+            return json.loads(raw)["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise LLMError(f"{self.url}: response is not a chat completion: {raw[:200]!r}") from None
+
+    def complete(self, messages: list[dict]) -> str:
+        """Send ``messages``; retry transient failures with exponential backoff; return the reply text."""
+        delay = self.config.backoff
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                return self._request(messages)
+            except urllib.error.HTTPError as e:
+                if e.code not in RETRY_STATUS and e.code < 500:
+                    detail = e.read()[:300].decode("utf-8", "replace")
+                    raise LLMError(f"{self.url}: HTTP {e.code} {e.reason}: {detail}") from None
+                reason = f"HTTP {e.code}"
+                retry_after = e.headers.get("Retry-After") if e.headers else None
+                wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout,
+                    TimeoutError) as e:
+                reason, wait = f"{type(e).__name__}: {e}", delay
+            if attempt == self.config.max_retries:
+                raise LLMError(f"{self.url}: {reason}, still failing after {attempt + 1} tries")
+            self.sleep(min(wait, self.config.backoff_max))
+            delay = min(delay * 2, self.config.backoff_max)
+        raise AssertionError("unreachable")
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[a-zA-Z]*\s*(.*?)```", re.S)
+_LIST_ITEM = re.compile(r"^\s*(?:\d+\s*[.):]|[-*\u2022])\s+(.+?)\s*$")
+
+
+def _clean(item: object) -> str:
+    if isinstance(item, dict):  # e.g. {"description": "..."}
+        values = [v for v in item.values() if isinstance(v, str)]
+        item = values[0] if len(values) == 1 else ""
+    if not isinstance(item, str):
+        return ""
+    text = re.sub(r"\s+", " ", item).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text.rstrip(",").strip()
+
+
+def _json_list(text: str) -> list | None:
+    candidates = [text]
+    if "[" in text and "]" in text:
+        candidates.append(text[text.find("["):text.rfind("]") + 1])
+    for cand in candidates:
+        try:
+            obj = json.loads(cand)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            lists = [v for v in obj.values() if isinstance(v, list)]
+            obj = lists[0] if len(lists) == 1 else None
+        if isinstance(obj, list):
+            return obj
+    return None
+
+
+def parse_descriptions(answer: str, num_descriptions: int) -> list[str]:
+    """Extract ``num_descriptions`` descriptions from an answer: a JSON list (maybe in a code fence or
+    wrapped in an object), else a numbered or bulleted list. Extra items are dropped; fewer is an error."""
+    text = answer.strip()
+    fenced = _FENCE.search(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    items = _json_list(text)
+    if items is None:
+        items = [m.group(1) for line in text.splitlines() if (m := _LIST_ITEM.match(line))]
+        if not items:
+            raise MalformedAnswer("no JSON list or numbered list found")
+    texts = list(dict.fromkeys(t for t in (_clean(i) for i in items) if t))  # non-empty, distinct
+    if len(texts) < num_descriptions:
+        raise MalformedAnswer(f"{len(texts)} usable descriptions, expected {num_descriptions}")
+    return texts[:num_descriptions]
+
+
+# --- cached conversations -------------------------------------------------------------------------------
+
+class ConversationCache:
+    """One JSON file per class conversation: ``{"class", "model", "num_descriptions", "turns": [...]}``;
+    each turn ``{"phase", "prompt", "answer", "descriptions"}``. Rewritten atomically after every answer."""
+
+    def __init__(self, cache_dir: str | os.PathLike):
+        self.dir = Path(cache_dir)
+
+    def path(self, class_name: str, key: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", class_name).strip("-")[:40] or "class"
+        return self.dir / f"{slug}-{key[:12]}.json"
+
+    def load(self, class_name: str, key: str) -> list[dict]:
+        path = self.path(class_name, key)
+        if not path.is_file():
+            return []
+        obj = json.loads(path.read_text(encoding="utf-8"))
+        if obj.get("key") != key or obj.get("class") != class_name:
+            return []
+        return list(obj.get("turns", []))
+
+    def save(self, class_name: str, key: str, turns: list[dict], meta: dict) -> None:
+        write_json_atomic({"class": class_name, "key": key, **meta, "turns": turns}, self.path(class_name, key))
+
+
+def conversation_key(class_name: str, model: str, num_descriptions: int, system: str) -> str:
+    blob = json.dumps([prompts.PROMPT_VERSION, class_name, model, num_descriptions, system])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def describe_class(class_name: str, client: ChatClient, cache: ConversationCache, *, num_descriptions: int,
+                   system: str, max_reasks: int = 2, log: Callable[[str], None] | None = None) -> dict[str, list[str]]:
+    """Run (or resume) the six-turn conversation of one class; return ``{phase: [descriptions]}``."""
+    key = conversation_key(class_name, client.config.model, num_descriptions, system)
+    meta = {"model": client.config.model, "num_descriptions": num_descriptions,
+            "prompt_version": prompts.PROMPT_VERSION}
+    turns = cache.load(class_name, key)
+    messages: list[dict] = [{"role": "system", "content": system}]
+    for turn in turns:  # replay what was already answered
+        messages += [{"role": "user", "content": turn["prompt"]}, {"role": "assistant", "content": turn["answer"]}]
+    for phase in PHASES[len(turns):]:
+        prompt = prompts.turn_prompt(class_name, phase, num_descriptions)
+        attempt = messages + [{"role": "user", "content": prompt}]
+        for tries in range(max_reasks + 1):
+            answer = client.complete(attempt)
+            try:
+                descriptions = parse_descriptions(answer, num_descriptions)
+                break
+            except MalformedAnswer as e:
+                if tries == max_reasks:
+                    raise MalformedAnswer(f"{e} after {tries + 1} answers; last answer: {answer[:200]!r}") from None
+                if log:
+                    log(f"{class_name} / {phase}: malformed answer ({e}), asking again")
+                attempt = attempt + [{"role": "assistant", "content": answer},
+                                     {"role": "user", "content": prompts.reask_prompt(str(e), num_descriptions)}]
+        turns.append({"phase": phase, "prompt": prompt, "answer": answer, "descriptions": descriptions})
+        cache.save(class_name, key, turns, meta)
+        messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        if log:
+            log(f"{class_name} / {phase}: {len(descriptions)} descriptions")
+    return {t["phase"]: list(t["descriptions"]) for t in turns}
+
+
+def describe_classes(class_names: Sequence[str], client: ChatClient, *, num_descriptions: int = 5,
+                     cache_dir: str | os.PathLike, dataset: str = "", max_reasks: int = 2,
+                     log: Callable[[str], None] | None = None) -> SideInformation:
+    """Describe every class (resuming from ``cache_dir``); classes with malformed answers are reported
+    together in a ``DescribeError`` after the others are done. HTTP failures raise ``LLMError`` at once."""
+    names = list(class_names)
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate class names")
+    system = prompts.system_prompt(names, dataset)
+    cache = ConversationCache(cache_dir)
+    classes: dict[str, dict[str, list[str]]] = {}
+    failures: list[tuple[str, str, str]] = []
+    for name in names:
+        try:
+            classes[name] = describe_class(name, client, cache, num_descriptions=num_descriptions, system=system,
+                                           max_reasks=max_reasks, log=log)
+        except MalformedAnswer as e:
+            done = len(cache.load(name, conversation_key(name, client.config.model, num_descriptions, system)))
+            failures.append((name, PHASES[done], str(e)))
+    if failures:
+        raise DescribeError(failures)
+    host = re.sub(r"^https?://", "", client.config.base_url).split("/")[0]
+    si = SideInformation(classes, dataset=dataset, source=f"llm:{client.config.model} via {host} "
+                         f"(multi-turn, prompts v{prompts.PROMPT_VERSION})")
+    return validate(si)
+
+
+def dry_run_text(class_names: Sequence[str], *, num_descriptions: int = 5, dataset: str = "") -> str:
+    """The prompts a run would send, without calling anything."""
+    out = ["[system]", prompts.system_prompt(list(class_names), dataset), ""]
+    for name in class_names:
+        out.append(f"=== class: {name}")
+        for phase in PHASES:
+            out += [f"[user: {phase}]", prompts.turn_prompt(name, phase, num_descriptions),
+                    "[assistant: answer, kept in the conversation]"]
+        out.append("")
+    return "\n".join(out)
+
+
+def read_class_list(spec: str) -> list[str]:
+    """Class names from a file (JSON list, or one name per line) or a comma-separated list."""
+    path = Path(spec)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if isinstance(obj, list) and all(isinstance(x, str) for x in obj):
+            names = obj
+        elif obj is not None:
+            raise ValueError(f"{path}: a JSON class list must be a list of strings")
+        else:
+            names = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    else:
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"{spec}: no class names")
+    return names
+
+
+def run_describe(class_names: Sequence[str], out: str | os.PathLike, *, config: LLMConfig,
+                 num_descriptions: int = 5, cache_dir: str | os.PathLike | None = None, dataset: str = "",
+                 max_reasks: int = 2, log: Callable[[str], None] | None = None) -> SideInformation:
+    """``describe_classes`` + write the validated side-information JSON atomically to ``out``."""
+    out = Path(out)
+    cache_dir = Path(cache_dir) if cache_dir is not None else out.with_name(out.name + ".cache")
+    si = describe_classes(class_names, ChatClient(config), num_descriptions=num_descriptions, cache_dir=cache_dir,
+                          dataset=dataset, max_reasks=max_reasks, log=log)
+    write_json_atomic(si.to_json(), out)
+    return si

