@@ -1,0 +1,101 @@
+"""Shift-GCN encoder: shapes, parameter count, half precision, ONNX export."""
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from zeroskel.models import ShiftGCN, create_model
+
+
+@pytest.mark.parametrize("v,m,t", [(20, 1, 64), (25, 2, 32), (20, 2, 32), (25, 1, 64)])
+def test_shapes(v, m, t):
+    torch.manual_seed(0)
+    model = ShiftGCN(num_classes=7, num_joints=v, num_person=m, base_channels=8)
+    x = torch.randn(2, 3, t, v, m)
+    assert model(x).shape == (2, 7)
+    assert model.forward_features(x).shape == (2 * m, 32, t // 4, v)
+    fmap = model.feature_map(x)
+    assert fmap.shape == (2, 32, t // 4, v) and model.out_channels == 32
+    feats = model.forward_features(x).view(2, m, 32, t // 4, v)
+    assert torch.allclose(fmap, feats.mean(1), atol=1e-6)
+
+
+def test_default_widths_and_t_not_multiple_of_four():
+    model = ShiftGCN(num_classes=3, num_joints=20, num_person=1).eval()
+    assert model.feature_map(torch.randn(1, 3, 30, 20, 1)).shape == (1, 256, 7, 20)
+
+
+def test_parameter_count_joint_model_60_classes():
+    model = create_model("shiftgcn", num_classes=60, num_joints=25, num_person=2)
+    count = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert 685_000 <= count <= 695_000, count  # "about 0.69 M" (690,291 with our parametrisation)
+    assert count == 690_291
+
+
+def test_bad_input_shape_is_reported():
+    model = ShiftGCN(num_classes=3, num_joints=20, base_channels=8)
+    with pytest.raises(ValueError, match=r"V=20.*got \(1, 3, 16, 25, 2\)"):
+        model(torch.randn(1, 3, 16, 25, 2))
+
+
+def test_train_step_reduces_loss():
+    torch.manual_seed(0)
+    model = ShiftGCN(num_classes=3, num_joints=20, num_person=1, base_channels=8)
+    x, y = torch.randn(6, 3, 16, 20, 1), torch.tensor([0, 1, 2, 0, 1, 2])
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(8):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_half_precision_forward():
+    torch.manual_seed(0)
+    model = ShiftGCN(num_classes=4, num_joints=20, num_person=2, base_channels=8).eval()
+    x = torch.randn(2, 3, 16, 20, 2)
+    ref = model(x)
+    for dtype in (torch.float16, torch.bfloat16):
+        try:
+            out = model.to(dtype)(x.to(dtype))
+        except RuntimeError as err:  # a float16 kernel missing on this CPU build
+            if dtype is torch.float16:
+                warnings.warn(f"float16 forward unavailable on CPU ({err}); bfloat16 checked instead")
+                continue
+            raise
+        assert out.dtype == dtype and torch.isfinite(out).all()
+        assert torch.allclose(out.float(), ref, atol=0.1, rtol=0.1)
+        model.float()
+
+
+def test_onnx_export_matches_pytorch():
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = ShiftGCN(num_classes=5, num_joints=20, num_person=2, base_channels=8).eval()
+    x = torch.randn(2, 3, 16, 20, 2)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), buf, dynamo=False, input_names=["x"], output_names=["logits"],
+                          opset_version=17)
+    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"x": x.numpy()})
+    np.testing.assert_allclose(out, model(x).detach().numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_dropout_only_in_training():
+    torch.manual_seed(0)
+    model = ShiftGCN(num_classes=4, num_joints=20, num_person=1, base_channels=8, dropout=0.5)
+    x = torch.randn(2, 3, 8, 20, 1)
+    model.train()
+    assert not torch.allclose(model(x), model(x))
+    model.eval()
+    assert torch.equal(model(x), model(x))
