@@ -18,6 +18,8 @@ from zeroskel import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "zeroskel.cli.data_cmd",
     "zeroskel.cli.protocols_cmd",
+    "zeroskel.cli.text_cmd",
+    "zeroskel.cli.run_cmd",
 )
 
 

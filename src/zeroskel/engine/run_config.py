@@ -1,0 +1,100 @@
+"""Every setting of a run, with its default, in one visible place.
+
+``zeroskel run`` resolves defaults <- ``--config FILE`` <- ``key=value`` overrides and saves the
+result as ``RUN_DIR/config.yaml``; every later step reads that file.
+
+Defaults are sized for a laptop CPU on the small Kinect v1 datasets (UTD-MHAD: the README's main
+job runs in minutes on 2 cores). The paper-scale recipe lives in ``configs/official_ntu.yaml``.
+
+Schedules scale with the dataset: the official head recipe is 30 epochs with steps at 4 and 20 on
+NTU (about 600 updates per epoch). Small datasets have few updates per epoch, so the head trains
+for at least ``head.min_steps`` updates: the number of epochs is stretched to
+``max(epochs, ceil(min_steps / steps_per_epoch))`` and the learning-rate steps stay at the same
+*fractions* of training (4/30 and 20/30). The encoder's schedule is scaled the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DataConfig:
+    root: str = ""                   # dataset folder (as the official download unpacks)
+    cache: str = ""                  # optional prepared cache (zeroskel data prepare) used instead
+    length: int = 64                 # frames per clip
+    num_person: int = 0              # 0: 1 for Kinect v1 datasets, 2 for NTU / PKU-MMD
+    align_view: bool = False         # rotate hips/shoulders onto the x axis
+    split_seed: int = 0              # seed of the validation protocol (pseudo-unseen classes)
+
+
+@dataclass
+class EncoderConfig:
+    name: str = "shiftgcn"
+    base_channels: int = 32          # 64 = the published Shift-GCN width
+    epochs: int = 40
+    min_steps: int = 0               # stretch epochs to at least this many updates (0: off)
+    batch_size: int = 32
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    milestones: tuple[float, ...] = (0.6, 0.8)   # fractions of training, lr x 0.1 at each
+    warmup_epochs: int = 0
+    dropout: float = 0.0
+    checkpoint: str = ""             # start from this checkpoint (ours or the official Shift-GCN)
+    pretrained_only: bool = False    # use ``checkpoint`` as is, no pre-training
+
+
+@dataclass
+class ExtractConfig:
+    views: int = 4                   # augmented views per training clip (1 = no augmentation)
+    batch_size: int = 64
+
+
+@dataclass
+class HeadConfig:
+    name: str = "neuron"
+    variant: str = "official"        # official | paper | global (see zeroskel.models.neuron)
+    options: dict = field(default_factory=dict)  # overrides of the head's own config fields
+    epochs: int = 30
+    min_steps: int = 600
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    milestones: tuple[float, ...] = (4 / 30, 20 / 30)
+
+
+@dataclass
+class TextConfig:
+    encoder: str = "minilm"          # minilm | a local model path | clip:... | precomputed:PATH
+    source: str = "side-info"        # side-info | one-turn | manual
+    side_info: str = ""              # JSON file; empty: the side information shipped for the dataset
+    cache_dir: str = ""              # embedding cache; empty: RUN_DIR/text_cache
+
+
+@dataclass
+class EvalConfig:
+    validation_encoder: str = "separate"   # separate: pre-train a second encoder on the
+                                           # validation protocol's classes; shared: reuse the main one
+    select_epoch: bool = True        # choose the head's epoch on the validation protocol
+    gamma_grid: int = 201
+
+
+@dataclass
+class RunConfig:
+    protocol: str = "utd-f1"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"             # auto | cpu | cuda | cuda:1
+    num_threads: int = 0             # torch CPU threads (0: torch's default)
+    progress: bool = True
+    tensorboard: bool = False
+    reuse: str = ""                  # run directory whose encoders and feature caches to reuse
+                                     # (same protocol, data and encoder settings; bench uses it)
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
