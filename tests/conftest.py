@@ -39,3 +39,9 @@ def msr_root() -> Path:
 @pytest.fixture(scope="session")
 def utk_root() -> Path:
     return _require(DATA_ROOT / "utkinect")
+
+
+# Shared test helpers (tests/helpers.py) importable from any test module.
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -14,16 +14,7 @@ from zeroskel.engine import trainer
 from zeroskel.engine.io import load_tensors
 from zeroskel.engine.run import Run
 
-TINY = [
-    "encoder.base_channels=4", "encoder.epochs=2", "data.length=16", "extract.views=2",
-    "head.epochs=3", "head.min_steps=0", "head.batch_size=32", "text.encoder=hashing:32",
-    "head.options={num_spatial_protos: 8, num_temporal_protos: 8, keep_schedule: [6, 4, 2]}",
-]
-
-
-def _run(utd_root, out, *extra) -> int:
-    return main(["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--out", str(out),
-                 "--quiet", *TINY, *extra])
+from helpers import run_tiny as _run
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import sys
 from zeroskel.config import ConfigError, load_config, merge
 from zeroskel.engine.run import STEPS, Run, RunError
 from zeroskel.engine.run_config import RunConfig
-from zeroskel.engine.runtime import setup_logging
+from zeroskel.engine.runtime import init_distributed, setup_logging
 
 
 def _resolve_config(args: argparse.Namespace) -> RunConfig:
@@ -34,6 +34,7 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    rank, world = init_distributed()             # (0, 1) unless started by torchrun
     try:
         cfg = _resolve_config(args)
         if not args.resume and not (args.protocol or args.config):
@@ -42,7 +43,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         unknown = [s for s in steps if s not in STEPS]
         if unknown:
             raise ConfigError(f"unknown step(s) {unknown}; steps are {', '.join(STEPS)}")
-        run = Run.create(args.out, cfg, resume=args.resume)
+        if world > 1:
+            # process 0 creates (or checks) the run directory; the others then open it
+            import torch.distributed as dist
+
+            run = Run.create(args.out, cfg, resume=args.resume) if rank == 0 else None
+            dist.barrier()
+            run = run or Run.create(args.out, cfg, resume=True)
+        else:
+            run = Run.create(args.out, cfg, resume=args.resume)
         if "evaluate" not in steps:
             run.run(steps, summarize=False)
             print(f"ran {', '.join(steps)} in {args.out}")
@@ -51,6 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, RunError, FileNotFoundError, ValueError) as e:
         print(f"zeroskel run: error: {e}", file=sys.stderr)
         return 2
+    if rank != 0:
+        return 0
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -139,6 +139,10 @@ def _load_start(model: torch.nn.Module, path: str) -> None:
     p = Path(path)
     if p.suffix == ".safetensors":
         weights, _ = load_tensors(p)
+        own = model.state_dict()
+        # a classifier over other classes does not transfer: start it fresh
+        weights = {k: v for k, v in weights.items()
+                   if not (k.startswith("fc.") and k in own and own[k].shape != v.shape)}
         missing, unexpected = model.load_state_dict(weights, strict=False)
     else:
         from zeroskel.models.convert import load_official_shiftgcn

@@ -39,7 +39,8 @@ from zeroskel.engine.head import head_epochs, load_head, score_features, train_h
 from zeroskel.engine.io import read_json, write_json
 from zeroskel.engine.pretrain import load_encoder, pretrain_encoder
 from zeroskel.engine.run_config import RunConfig
-from zeroskel.engine.runtime import LOG, environment, resolve_device, setup_logging
+from zeroskel.engine.runtime import (LOG, environment, is_main_process, resolve_device,
+                                     setup_logging)
 
 STEPS = ("pretrain", "extract", "train", "evaluate")
 MULTI_PERSON = {"ntu60", "ntu120", "pku-mmd"}
@@ -367,7 +368,8 @@ class Run:
             getattr(self, step)(seed)
 
     def run(self, steps: tuple[str, ...] = STEPS, *, summarize: bool = True) -> dict[str, Any]:
-        setup_logging(self.dir / "log.txt", verbose=True)
+        main = is_main_process()
+        setup_logging(self.dir / "log.txt" if main else None, verbose=main)
         t0 = time.perf_counter()
         for seed in self.cfg.seeds:
             self.run_seed(seed, steps)

@@ -17,8 +17,11 @@ LOG = logging.getLogger("zeroskel")
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available (the local rank's GPU under torchrun), else CPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
     return torch.device(name)
 
 
@@ -100,3 +103,27 @@ def environment() -> dict[str, object]:
     if torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name(0)
     return env
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group when started by ``torchrun`` (``WORLD_SIZE`` > 1): (rank, world size).
+
+    NCCL with one GPU per process when CUDA is available, gloo on CPU. A no-op for one process.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def is_main_process() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0

@@ -4,6 +4,15 @@ Each epoch re-seeds torch from ``(seed, epoch)``, so an interrupted job that res
 saved state replays exactly the epochs it had left and ends with the same weights as an
 uninterrupted one. State (model, optimiser, scheduler, history, best) is saved atomically after
 every epoch.
+
+Data-parallel training (``torchrun --nproc_per_node N -m zeroskel ...``; NCCL on GPUs, gloo on
+CPU): every process builds the same global batch, computes the loss on its shard
+(``batch[rank::world]``) and the gradients are summed across processes with the shard sizes as
+weights, so the update equals the single-process update on the whole batch. Floating-point buffers
+(BatchNorm running statistics, computed per shard) are averaged after every epoch, so every
+process ends each epoch with identical weights and writes identical files. BatchNorm batch
+statistics are per shard during the forward pass, as in standard DistributedDataParallel, so an
+encoder with BatchNorm trains slightly differently from one process; a head without it does not.
 """
 from __future__ import annotations
 
@@ -36,6 +45,58 @@ class FitResult:
     best_epoch: int = -1
     best_score: float = -math.inf
     seconds: float = 0.0
+
+
+def _dist() -> tuple[int, int] | None:
+    """(rank, world size) when a process group is running with more than one process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist.get_rank(), dist.get_world_size()
+    return None
+
+
+def _shard(batch: Any, rank: int, world: int) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch[rank::world]
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_shard(b, rank, world) for b in batch)
+    raise TypeError(f"cannot shard a batch of type {type(batch).__name__} across processes")
+
+
+def _batch_size(batch: Any) -> int:
+    return len(batch) if isinstance(batch, torch.Tensor) else _batch_size(batch[0])
+
+
+def _dist_backward(loss_fn: Callable[[Any], torch.Tensor], batch: Any, params: list[torch.nn.Parameter],
+                   rank: int, world: int) -> torch.Tensor:
+    """Backward of the whole-batch mean loss, computed from this process's shard."""
+    import torch.distributed as dist
+
+    n = _batch_size(batch)
+    local = _shard(batch, rank, world)
+    m = _batch_size(local)
+    if m > 0:
+        loss = loss_fn(local) * (m / n)
+        loss.backward()
+        value = loss.detach().clone()
+    else:
+        value = torch.zeros((), device=params[0].device)
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad)
+    dist.all_reduce(value)
+    return value
+
+
+def _average_buffers(model: torch.nn.Module, world: int) -> None:
+    import torch.distributed as dist
+
+    for b in model.buffers():
+        if b.is_floating_point():
+            dist.all_reduce(b)
+            b.div_(world)
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: SGDConfig):
@@ -99,13 +160,19 @@ def fit(
         torch.manual_seed(epoch_seed(seed, epoch, salt=1))
         model.train()
         total, count = 0.0, 0
+        dist = _dist()
         for batch in progress(batches(epoch), enabled=show_progress, desc=f"{desc} {epoch + 1}/{last + 1}"):
-            loss = step(batch)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if dist is None:
+                loss = step(batch)
+                loss.backward()
+            else:
+                loss = _dist_backward(step, batch, params, *dist)
             opt.step()
             total += float(loss.detach())
             count += 1
+        if dist is not None:
+            _average_buffers(model, dist[1])
         lr = opt.param_groups[0]["lr"]
         sched.step()
         metrics: dict[str, Any] = {"epoch": epoch, "loss": total / max(count, 1), "lr": lr}

@@ -1,0 +1,16 @@
+"""Helpers shared by the engine tests: the tiny settings of a real run on UTD-MHAD."""
+from __future__ import annotations
+
+from zeroskel.cli.main import main
+
+TINY = [
+    "encoder.base_channels=4", "encoder.epochs=2", "data.length=16", "extract.views=2",
+    "head.epochs=3", "head.min_steps=0", "head.batch_size=32", "text.encoder=hashing:32",
+    "head.options={num_spatial_protos: 8, num_temporal_protos: 8, keep_schedule: [6, 4, 2]}",
+]
+
+
+def run_tiny(utd_root, out, *extra) -> int:
+    """``zeroskel run`` on protocol utd-f1 with the tiny settings (about 20 s on 2 cores)."""
+    return main(["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--out", str(out),
+                 "--quiet", *TINY, *extra])
