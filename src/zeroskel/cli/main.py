@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zeroskel.cli.protocols_cmd",
     "zeroskel.cli.text_cmd",
     "zeroskel.cli.run_cmd",
+    "zeroskel.cli.bench_cmd",
 )
 
 

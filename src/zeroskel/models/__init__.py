@@ -22,3 +22,4 @@ __all__ = [
     "HeadOutput", "ZeroShotHead", "mean_cosine_scores",
     "NeuronConfig", "NeuronHead", "temporal_windows",
 ]
+from . import peers  # noqa: E402,F401  (registers the peer heads)
