@@ -45,3 +45,15 @@ def test_per_class_and_confusion():
     assert pc == {1: 100.0, 3: pytest.approx(200 / 3)}
     cm = M.confusion(pred, labels, [1, 3])
     assert cm.tolist() == [[1, 0], [1, 2]]
+
+
+def test_vectorised_best_gamma_matches_the_loop():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(60, 7))
+    labels = rng.integers(0, 7, size=60)
+    seen, unseen = [0, 2, 3, 5], [1, 4, 6]
+    best = M.best_gamma(scores, labels, seen, unseen, num=51)
+    loop = max((M.gzsl(scores, labels, seen, unseen, float(g))
+                for g in M.gamma_grid(scores, seen, unseen, 51)), key=lambda r: r.H)
+    assert best.H == pytest.approx(loop.H) and best.gamma == pytest.approx(loop.gamma)
+    assert (best.S, best.U) == (pytest.approx(loop.S), pytest.approx(loop.U))
