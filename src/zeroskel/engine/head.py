@@ -24,8 +24,10 @@ BRANCHES = ("spatial", "temporal", "fused")
 
 
 def head_kwargs(cfg: RunConfig, feat_dim: int, text_dim: int) -> dict[str, Any]:
+    """Constructor arguments of the configured head (``neuron_options`` reach Neuron heads only)."""
+    extra = dict(cfg.head.neuron_options) if cfg.head.name == "neuron" else {}
     return {"variant": cfg.head.variant, "feat_dim": feat_dim, "text_dim": text_dim,
-            **dict(cfg.head.options)}
+            **extra, **dict(cfg.head.options)}
 
 
 def build_head(meta: dict[str, Any]) -> torch.nn.Module:

@@ -36,7 +36,7 @@ from zeroskel.config import load_config, save_config, to_dict
 from zeroskel.engine import metrics as M
 from zeroskel.engine.features import extract_features, load_features
 from zeroskel.engine.head import head_epochs, load_head, score_features, train_head
-from zeroskel.engine.io import read_json, write_json
+from zeroskel.engine.io import load_tensors, read_json, save_tensors, write_json
 from zeroskel.engine.pretrain import load_encoder, pretrain_encoder
 from zeroskel.engine.run_config import RunConfig
 from zeroskel.engine.runtime import (LOG, environment, is_main_process, resolve_device,
@@ -48,6 +48,13 @@ MULTI_PERSON = {"ntu60", "ntu120", "pku-mmd"}
 
 class RunError(RuntimeError):
     pass
+
+
+def seen_margin(scores: np.ndarray, seen: list[int], unseen: list[int]) -> float:
+    """Median over clips of (best seen-class score - best unseen-class score)."""
+    if len(scores) == 0:
+        return float("nan")
+    return float(np.median(scores[:, seen].max(1) - scores[:, unseen].max(1)))
 
 
 class Run:
@@ -220,6 +227,7 @@ class Run:
         val_enc = "val_encoder" if self.cfg.eval.validation_encoder == "separate" else "encoder"
         return {
             "train": ("encoder", sp.train, True),
+            "holdout": ("encoder", sp.holdout, False),
             "test_seen": ("encoder", sp.test_seen, False),
             "test_unseen": ("encoder", sp.test_unseen, False),
             "val_train": (val_enc, sp.val_train, True),
@@ -280,11 +288,14 @@ class Run:
                         out[f"val_zsl_{b}"] = M.top1(pred, labels[unseen_mask])
                         g = M.best_gamma(s, labels, vs, vu, cfg.eval.gamma_grid)
                         out[f"val_gzsl_{b}_H"], out[f"val_gamma_{b}"] = g.H, g.gamma
+                        out[f"val_margin_{b}"] = seen_margin(s[np.isin(labels, vs)], vs, vu)
+                    # the epoch is chosen for both settings at once: ZSL accuracy and GZSL H
+                    out["val_select"] = (out["val_zsl_fused"] + out["val_gzsl_fused_H"]) / 2
                     return out
 
                 _, res = train_head(cfg, feats=vf, labels=vl, classes=vs, class_text=text,
                                     out_dir=d / "val_head", seed=seed, device=self.device,
-                                    meta=meta, evaluate=evaluate, select="val_zsl_fused",
+                                    meta=meta, evaluate=evaluate, select="val_select",
                                     candidates=vs + vu,
                                     on_epoch=self._record(seed, "val_head"))
                 total = head_epochs(cfg, vf.shape[1])
@@ -294,26 +305,69 @@ class Run:
                     "epoch": best, "epochs": total, "fraction": (best + 1) / total,
                     "gamma": {b: chosen[f"val_gamma_{b}"] for b in ("spatial", "temporal", "fused")
                               if f"val_gamma_{b}" in chosen},
+                    "margin": {b: chosen[f"val_margin_{b}"] for b in ("spatial", "temporal", "fused")
+                               if f"val_margin_{b}" in chosen},
                     "val_metrics": {k: v for k, v in chosen.items() if k.startswith("val_")},
                     "history": res.history,
                 })
                 (d / "val_head" / "state.pt").unlink(missing_ok=True)
             choice = read_json(choice_path)
             if not (d / "head" / "result.json").exists():
+                # the final head trains on the seen classes' train clips except the held-out ones,
+                # which stay unseen by both encoder and head and serve the calibration below
                 tf, tl = self._features(seed, "train")
+                keep = ~np.isin(self._feature_indices(seed, "train"), sp.holdout)
+                tf, tl = tf[:, torch.from_numpy(keep)], tl[torch.from_numpy(keep)]
                 total = head_epochs(cfg, tf.shape[1])
                 stop = max(0, min(total - 1, round(choice["fraction"] * total) - 1))
                 path, res = train_head(cfg, feats=tf, labels=tl, classes=sp.seen, class_text=text,
                                        out_dir=d / "head", seed=seed, device=self.device,
                                        meta={**meta, "seen": list(map(int, sp.seen)),
-                                             "unseen": list(map(int, sp.unseen)),
-                                             "gamma": choice["gamma"]},
+                                             "unseen": list(map(int, sp.unseen))},
                                        evaluate=None, select=None, stop_after=stop,
                                        on_epoch=self._record(seed, "head"))
+                gamma = self._transfer_gamma(seed, path, choice)
                 write_json(d / "head" / "result.json", {"epoch": res.best_epoch, "epochs": total,
-                                                        "seconds": res.seconds, "history": res.history})
+                                                        "seconds": res.seconds, "gamma": gamma,
+                                                        "history": res.history})
                 (d / "head" / "state.pt").unlink(missing_ok=True)
         self._timed(seed, "train", work)
+
+    def _feature_indices(self, seed: int, name: str) -> np.ndarray:
+        tensors, _ = load_tensors(self.encoder_dir(seed) / "features" / f"{name}.safetensors")
+        return tensors["indices"].numpy()
+
+    def _transfer_gamma(self, seed: int, head_path: Path, choice: dict[str, Any]) -> dict[str, Any]:
+        """The GZSL calibration factor of the final head, from the validation protocol's.
+
+        ``eval.gamma_transfer=raw`` uses the validation factor as is. ``margin`` (default) rescales
+        it by how far the final head's seen-class scores lead its unseen-class scores on held-out
+        seen clips, relative to the same lead of the validation head on its seen clips (medians):
+        two heads trained on different classes and data score on different scales. Neither reads
+        test data; the factors are written into the head checkpoint.
+        """
+        sp = self.splits
+        val_gamma = dict(choice["gamma"])
+        gamma = dict(val_gamma)
+        margins: dict[str, float] = {}
+        if self.cfg.eval.gamma_transfer == "margin":
+            head, _ = load_head(head_path, self.device)
+            feats, _ = self._features(seed, "holdout")
+            scores = score_features(head, feats[0], self.class_text, self.device)
+            seen, unseen = list(map(int, sp.seen)), list(map(int, sp.unseen))
+            for b, s in scores.items():
+                margins[b] = seen_margin(s, seen, unseen)
+                ref = choice.get("margin", {}).get(b)
+                if ref is not None and ref > 0 and margins[b] > 0 and b in gamma:
+                    gamma[b] = val_gamma[b] * margins[b] / ref
+        elif self.cfg.eval.gamma_transfer != "raw":
+            raise RunError(f"eval.gamma_transfer must be 'margin' or 'raw', got "
+                           f"{self.cfg.eval.gamma_transfer!r}")
+        weights, meta = load_tensors(head_path)
+        meta.update({"gamma": gamma, "gamma_validation": val_gamma, "holdout_margin": margins,
+                     "gamma_transfer": self.cfg.eval.gamma_transfer})
+        save_tensors(head_path, weights, meta)
+        return {"gamma": gamma, "validation": val_gamma, "holdout_margin": margins}
 
     def evaluate(self, seed: int) -> dict[str, Any]:
         """Test metrics of one seed (the only step that reads the test split)."""
