@@ -34,6 +34,7 @@ import torch
 
 from zeroskel.config import load_config, save_config, to_dict
 from zeroskel.engine import metrics as M
+from zeroskel.engine.bundle import export_bundle
 from zeroskel.engine.features import extract_features, load_features
 from zeroskel.engine.head import head_epochs, load_head, score_features, train_head
 from zeroskel.engine.io import load_tensors, read_json, save_tensors, write_json
@@ -433,6 +434,7 @@ class Run:
         LOG.info("done in %.1f s: ZSL fused %.1f +- %.1f, GZSL H %.1f", time.perf_counter() - t0,
                  summary["zsl"]["fused"]["mean"], summary["zsl"]["fused"]["std"],
                  summary["gzsl"]["fused"]["H"]["mean"])
+        export_bundle(self.dir)
         return summary
 
     def summarize(self) -> dict[str, Any]:

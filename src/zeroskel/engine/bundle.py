@@ -1,0 +1,288 @@
+"""A self-contained model bundle exported from a run: everything inference needs, nothing else.
+
+    zeroskel bundle runs/utd-f1                 # -> runs/utd-f1/bundle/ (``zeroskel run`` writes it too)
+    rec = ZeroShotRecognizer.from_pretrained("runs/utd-f1/bundle")
+
+Layout of a bundle directory::
+
+    bundle.json              format, code version, protocol, model configs, layout, preprocessing,
+                             text encoder, training vocabulary, calibration (see ``BUNDLE_FORMAT``)
+    encoder.safetensors      skeleton encoder weights (+ the checkpoint's metadata)
+    head.safetensors         zero-shot head weights (+ metadata)
+    side_info.json           side information of the training vocabulary (zeroskel-side-info/1)
+    class_text.safetensors   its text embeddings (6, K, N_a, D), as the run built them
+
+A bundle is written atomically: into a temp folder next to the destination, then renamed over it (an
+older bundle there is moved aside first and removed after), so a reader sees the old bundle or the
+new one, never a mix.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zeroskel import __version__
+from zeroskel.engine.io import load_tensors, read_json, save_tensors, write_json
+
+BUNDLE_FORMAT = "zeroskel-bundle/1"
+BUNDLE_FILE = "bundle.json"
+
+
+class BundleError(RuntimeError):
+    """A bundle or run directory that cannot be read or exported; the message names the path."""
+
+
+@dataclass
+class Bundle:
+    """A bundle in memory.
+
+    Args:
+        info: the ``bundle.json`` content.
+        encoder: (weights, metadata) of the skeleton encoder.
+        head: (weights, metadata) of the zero-shot head.
+        side_info: the training vocabulary's side information (a ``SideInformation``), or None.
+        class_text: its (6, K, N_a, D) embeddings, or None.
+        root: the folder it was read from (None when built from a run in memory).
+    """
+
+    info: dict[str, Any]
+    encoder: tuple[dict[str, torch.Tensor], dict[str, Any]]
+    head: tuple[dict[str, torch.Tensor], dict[str, Any]]
+    side_info: Any = None
+    class_text: torch.Tensor | None = None
+    root: Path | None = None
+
+
+def _seed_of(cfg, run_dir: Path, seed: int | None) -> int:
+    if seed is not None:
+        if not (run_dir / f"seed{seed}" / "head" / "best.safetensors").exists():
+            raise BundleError(f"{run_dir}: seed {seed} has no trained head "
+                              f"(seed{seed}/head/best.safetensors); seeds of this run: {list(cfg.seeds)}")
+        return int(seed)
+    for s in cfg.seeds:
+        if (run_dir / f"seed{s}" / "head" / "best.safetensors").exists():
+            return int(s)
+    raise BundleError(f"{run_dir}: no trained head in any seed ({list(cfg.seeds)}); finish the run "
+                      f"(`zeroskel run --out {run_dir} --resume`) first")
+
+
+def bundle_from_run(run_dir: str | Path, *, seed: int | None = None) -> Bundle:
+    """Collect a run's encoder, head, vocabulary and settings into a :class:`Bundle` (nothing written).
+
+    Args:
+        run_dir: a run directory (``config.yaml``, ``seed<S>/encoder``, ``seed<S>/head``).
+        seed: which seed's models; default the first seed with a trained head.
+    """
+    from zeroskel.config import load_config
+    from zeroskel.engine.run_config import RunConfig
+    from zeroskel.text.sideinfo import SideInfoError, load_shipped, load_side_info
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        raise BundleError(f"{run_dir}: not a run directory (no config.yaml)")
+    cfg = load_config(RunConfig, run_dir / "config.yaml")
+    seed = _seed_of(cfg, run_dir, seed)
+    enc_root = Path(cfg.reuse) if cfg.reuse else run_dir  # encoders of a reusing run live there
+    enc_path = enc_root / f"seed{seed}" / "encoder" / "best.safetensors"
+    head_path = run_dir / f"seed{seed}" / "head" / "best.safetensors"
+    if not enc_path.exists():
+        raise BundleError(f"{enc_path} missing: the run's encoder was not trained")
+    enc_w, enc_meta = load_tensors(enc_path)
+    head_w, head_meta = load_tensors(head_path)
+
+    names = list(head_meta["class_names"])
+    t = cfg.text
+    try:
+        side_info = (load_side_info(t.side_info, names) if t.side_info
+                     else load_shipped(head_meta["dataset"], names)).subset(names)
+    except SideInfoError:  # e.g. a cache of a dataset without shipped side information
+        side_info = None
+    class_text, encoder_id = None, ""
+    ct_path = run_dir / "text" / "class_text.safetensors"
+    if ct_path.exists():
+        from zeroskel.text.class_text import load_class_text
+
+        class_text, ct_meta = load_class_text(ct_path)
+        encoder_id = str(ct_meta.get("encoder", ""))
+        if list(ct_meta.get("class_names", names)) != names:
+            raise BundleError(f"{ct_path}: its classes differ from the head's training vocabulary")
+
+    seen, unseen = [int(c) for c in head_meta.get("seen", [])], [int(c) for c in head_meta.get("unseen", [])]
+    head_kwargs = dict(head_meta["model_kwargs"])
+    info = {
+        "format": BUNDLE_FORMAT,
+        "code_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source_run": str(run_dir.resolve()),
+        "seed": seed,
+        "protocol": head_meta.get("protocol", cfg.protocol),
+        "dataset": head_meta.get("dataset", ""),
+        "encoder": {"file": "encoder.safetensors", "model": enc_meta["model"],
+                    "model_kwargs": enc_meta["model_kwargs"], "epoch": enc_meta.get("epoch")},
+        "head": {"file": "head.safetensors", "model": head_meta["model"], "model_kwargs": head_kwargs,
+                 "epoch": head_meta.get("epoch")},
+        "layout": head_meta.get("layout", enc_meta.get("layout")),
+        "input": {"coords": "xyz", "num_joints": int(enc_meta["model_kwargs"]["num_joints"]),
+                  "num_person": int(head_meta.get("num_person", enc_meta.get("num_person", 1)))},
+        "preprocess": {"length": int(head_meta.get("length", cfg.data.length)),
+                       "num_person": int(head_meta.get("num_person", enc_meta.get("num_person", 1))),
+                       "align_view": bool(head_meta.get("align_view", cfg.data.align_view)),
+                       "train": False, "feature_dtype": "float16"},
+        "text": {"encoder": t.encoder, "encoder_id": encoder_id, "source": t.source,
+                 "dim": int(head_kwargs.get("text_dim", class_text.shape[-1] if class_text is not None else 0)),
+                 "side_info": "side_info.json" if side_info is not None else None,
+                 "class_text": "class_text.safetensors" if class_text is not None else None},
+        "vocabulary": {"class_names": names, "seen": seen, "unseen": unseen,
+                       "seen_names": [names[c] for c in seen], "unseen_names": [names[c] for c in unseen]},
+        "gamma": head_meta.get("gamma", {}),
+        "notes": {
+            "preprocess": "zeroskel.data.transforms.preprocess(train=False): centre on the layout's "
+                          "origin joint, deterministic centre crop of 95% of the frames resized to "
+                          "`length` by linear interpolation, people padded/truncated to `num_person`",
+            "feature_dtype": "feature maps were cached as float16 in training and evaluation; the "
+                             "recognizer rounds them the same way so its scores equal the run's",
+            "gamma": "GZSL calibration chosen on the validation protocol: subtract from the scores "
+                     "of seen (training) classes when they compete with new ones",
+        },
+    }
+    return Bundle(info=info, encoder=(enc_w, enc_meta), head=(head_w, head_meta), side_info=side_info,
+                  class_text=class_text, root=None)
+
+
+def bundle_from_models(encoder: tuple[str, dict[str, Any]], head: tuple[str, dict[str, Any]], *, layout: str,
+                       length: int, text_encoder: str, num_person: int = 1, align_view: bool = False,
+                       text_source: str = "side-info", coords: str = "xyz", seed: int = 0) -> Bundle:
+    """A bundle of freshly initialised models (no run, no training vocabulary): for latency benchmarks and
+    for tests of the inference code, where the weights do not matter.
+
+    Args:
+        encoder / head: ``(registered model name, constructor kwargs)``.
+        layout, length, num_person, align_view: the input and preprocessing settings.
+        text_encoder: text encoder name (its id is checked when text is embedded).
+        coords: ``xyz`` (3D joints) or ``xy+score`` (2D keypoints with a confidence).
+        seed: torch seed of the initial weights.
+    """
+    from zeroskel.models import create_model
+    from zeroskel.text.encoders import get_text_encoder
+
+    torch.manual_seed(seed)
+    enc, hd = create_model(encoder[0], **encoder[1]), create_model(head[0], **head[1])
+    enc_id = get_text_encoder(text_encoder).id if text_encoder.startswith("hashing") else ""
+    info = {
+        "format": BUNDLE_FORMAT, "code_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source_run": None, "seed": seed, "protocol": None, "dataset": None,
+        "encoder": {"file": "encoder.safetensors", "model": encoder[0], "model_kwargs": dict(encoder[1])},
+        "head": {"file": "head.safetensors", "model": head[0], "model_kwargs": dict(head[1])},
+        "layout": layout,
+        "input": {"coords": coords, "num_joints": int(encoder[1]["num_joints"]), "num_person": num_person},
+        "preprocess": {"length": length, "num_person": num_person, "align_view": align_view, "train": False,
+                       "feature_dtype": "float16"},
+        "text": {"encoder": text_encoder, "encoder_id": enc_id, "source": text_source,
+                 "dim": int(hd.text_dim), "side_info": None, "class_text": None},
+        "vocabulary": {"class_names": [], "seen": [], "unseen": [], "seen_names": [], "unseen_names": []},
+        "gamma": {},
+        "notes": {"untrained": "freshly initialised weights (bundle_from_models)"},
+    }
+    meta = {"untrained": True, "code_version": __version__}
+    return Bundle(info=info, encoder=(enc.state_dict(), {**meta, "model": encoder[0]}),
+                  head=(hd.state_dict(), {**meta, "model": head[0]}))
+
+
+def write_bundle(bundle: Bundle, out_dir: str | Path) -> Path:
+    """Write ``bundle`` to ``out_dir`` atomically (see the module docstring). Returns ``out_dir``."""
+    from zeroskel.text.sideinfo import save_side_info
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    try:
+        save_tensors(tmp / "encoder.safetensors", *bundle.encoder)
+        save_tensors(tmp / "head.safetensors", *bundle.head)
+        if bundle.side_info is not None:
+            save_side_info(bundle.side_info, tmp / "side_info.json")
+        if bundle.class_text is not None:
+            from zeroskel.text.class_text import save_class_text
+
+            save_class_text(bundle.class_text, bundle.info["vocabulary"]["class_names"],
+                            tmp / "class_text.safetensors", encoder_id=bundle.info["text"]["encoder_id"],
+                            dataset=bundle.info.get("dataset", ""), source=bundle.info["text"]["source"])
+        write_json(tmp / BUNDLE_FILE, bundle.info)
+        old = None
+        if out_dir.exists():
+            if not (out_dir / BUNDLE_FILE).exists() and any(out_dir.iterdir()):
+                raise BundleError(f"{out_dir}: exists and is not a bundle; choose another output folder")
+            old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".old"))
+            os.replace(out_dir, old / "bundle")
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def export_bundle(run_dir: str | Path, out_dir: str | Path | None = None, *, seed: int | None = None) -> Path:
+    """Export a run's models as a bundle folder (default ``RUN_DIR/bundle/``). Returns the folder."""
+    run_dir = Path(run_dir)
+    return write_bundle(bundle_from_run(run_dir, seed=seed),
+                        Path(out_dir) if out_dir is not None else run_dir / "bundle")
+
+
+def load_bundle(path: str | Path, *, seed: int | None = None) -> Bundle:
+    """A bundle folder, or a run directory (its ``bundle/`` when present and of the asked seed, else the
+    run's checkpoints read in place)."""
+    path = Path(path)
+    if (path / "config.yaml").exists() and not (path / BUNDLE_FILE).exists():
+        inner = path / "bundle" / BUNDLE_FILE
+        if inner.exists() and (seed is None or read_json(inner).get("seed") == seed):
+            return load_bundle(path / "bundle")
+        return bundle_from_run(path, seed=seed)
+    info_path = path / BUNDLE_FILE
+    if not info_path.exists():
+        raise BundleError(f"{path}: neither a bundle (no {BUNDLE_FILE}) nor a run directory (no config.yaml)")
+    info = read_json(info_path)
+    if info.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{info_path}: format {info.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+    if seed is not None and info.get("seed") != seed:
+        raise BundleError(f"{path}: bundle of seed {info.get('seed')}, not {seed}")
+    encoder = load_tensors(path / info["encoder"]["file"])
+    head = load_tensors(path / info["head"]["file"])
+    side_info = class_text = None
+    if (path / "side_info.json").exists():
+        from zeroskel.text.sideinfo import load_side_info
+
+        side_info = load_side_info(path / "side_info.json")
+    if info["text"].get("class_text") and (path / info["text"]["class_text"]).exists():
+        from zeroskel.text.class_text import load_class_text
+
+        class_text, _ = load_class_text(path / info["text"]["class_text"])
+    return Bundle(info=info, encoder=encoder, head=head, side_info=side_info, class_text=class_text, root=path)
+
+
+def build_models(bundle: Bundle, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(encoder, head) of a bundle, in eval mode, frozen, on ``device``."""
+    from zeroskel.models import create_model
+
+    models = []
+    for part in ("encoder", "head"):
+        weights, _ = getattr(bundle, part)
+        spec = bundle.info[part]
+        model = create_model(spec["model"], **spec["model_kwargs"])
+        model.load_state_dict(weights)
+        model.to(device).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        models.append(model)
+    return models[0], models[1]
+
+
+__all__ = ["BUNDLE_FORMAT", "Bundle", "BundleError", "bundle_from_run", "bundle_from_models", "write_bundle",
+           "export_bundle", "load_bundle", "build_models"]
