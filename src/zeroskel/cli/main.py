@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zeroskel.cli.text_cmd",
     "zeroskel.cli.run_cmd",
     "zeroskel.cli.bench_cmd",
+    "zeroskel.cli.analyze_cmd",
     "zeroskel.cli.predict_cmd",
 )
 
