@@ -20,7 +20,7 @@ nproc >> "$OUT/machine.txt"
 UTD="${UTD:-utd-f1 utd-f2 utd-f3 utd-f4 utd-f5}"; MSR="${MSR:-msr-f1 msr-f2 msr-f3 msr-f4}"
 EXTRA="${EXTRA:-}"   # extra key=value overrides (a CPU smoke test uses tiny settings)
 A_METHODS="neuron,neuron-global"
-B_METHODS="neuron,neuron-paper,neuron-global,neuron-no-compression,neuron-no-evolving,neuron-no-memory,neuron-no-granularity,global_align,global_align-manual,global_align-one-turn,cada_vae,smie"
+B_METHODS="neuron,neuron-paper,neuron-global,neuron-no-compression,neuron-no-evolving,neuron-no-memory,neuron-no-granularity,global_align,global_align-manual,global_align-one-turn,smie,cada_vae"
 start=$(date +%s)
 for p in $UTD; do
   timeout "$LIMIT" python3 -m zeroskel bench --methods "$A_METHODS" --protocols "$p" --seeds 3 \
