@@ -68,7 +68,8 @@ def _write_json(path: Path, obj: Any) -> None:
     _write_atomic(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -221,7 +222,7 @@ def prepare_cache(dataset: SkeletonDataset, out_dir: str | Path, *, progress: bo
     files = {}
     for name in (JOINTS_FILE, INDEX_NPY, INDEX_JSON):
         path = out_dir / name
-        files[name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+        files[name] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
     manifest = {
         "format": FORMAT,
         "dataset": dataset.name,
@@ -293,7 +294,7 @@ def load_cache(out_dir: str | Path, *, verify: bool = False) -> SkeletonDataset:
         size = path.stat().st_size
         if size != entry["size"]:
             raise CacheError(f"{path}: size {size} bytes, the manifest says {entry['size']}")
-        if verify and _sha256(path) != entry["sha256"]:
+        if verify and sha256_file(path) != entry["sha256"]:
             raise CacheError(f"{path}: checksum does not match the manifest (corrupt file)")
     index = np.load(out_dir / INDEX_NPY, allow_pickle=False)  # (N, 6)
     entries = json.loads((out_dir / INDEX_JSON).read_text(encoding="utf-8"))

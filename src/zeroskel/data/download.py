@@ -11,7 +11,6 @@ Nothing here runs on its own: downloading happens only when a user asks for it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,8 @@ import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
+
+from zeroskel.data.cache import sha256_file
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,6 @@ def _source(name: str) -> DownloadSource:
     return SOURCES[name]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_files(root: str | Path, checksums: dict[str, str]) -> None:
     """Check each file of ``checksums`` under ``root``; :class:`DownloadError` names bad ones."""
     root = Path(root)
@@ -82,7 +75,7 @@ def verify_files(root: str | Path, checksums: dict[str, str]) -> None:
         path = root / rel
         if not path.is_file():
             problems.append(f"{rel}: missing")
-        elif (actual := _sha256(path)) != expected:
+        elif (actual := sha256_file(path)) != expected:
             problems.append(f"{rel}: sha256 {actual} does not match the expected {expected}")
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more"
