@@ -11,7 +11,7 @@ Measures, on the CPU, for clips of ``--frames`` raw frames scored against ``--cl
 
 Both for PyTorch (the recognizer) and for ONNX Runtime (the exported skeleton side, scored with the
 documented dot product). Latency does not depend on the weights, so without ``--model`` the default
-architecture of ``zeroskel run`` (Shift-GCN width 32, Neuron official head, MiniLM-sized 384-d text,
+architecture of ``zeroskel run`` (RunConfig's Shift-GCN width and Neuron head options, MiniLM-sized 384-d text,
 kinect20, 64 frames) is built with fresh weights. Results go to ``benchmarks/results/latency.json`` and
 ``latency.md`` (``--out`` changes the stem).
 """
@@ -35,6 +35,7 @@ from zeroskel.engine.bundle import bundle_from_models, load_bundle
 from zeroskel.engine.export_onnx import SkeletonEmbedder, dot_product_scores, text_rows
 from zeroskel.engine.inputs import Clip
 from zeroskel.engine.recognizer import ZeroShotRecognizer
+from zeroskel.engine.run_config import RunConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -70,7 +71,8 @@ def build_recognizer(args: argparse.Namespace) -> ZeroShotRecognizer:
     bundle = bundle_from_models(
         ("shiftgcn", {"num_classes": 20, "num_joints": v, "num_person": 1,
                       "base_channels": args.base_channels, "dropout": 0.0}),
-        ("neuron", {"variant": "official", "feat_dim": 4 * args.base_channels, "text_dim": args.text_dim}),
+        ("neuron", {"variant": "official", "feat_dim": 4 * args.base_channels, "text_dim": args.text_dim,
+                    **RunConfig().head.neuron_options}),
         layout=args.layout, length=args.length, text_encoder=f"hashing:{args.text_dim}")
     return ZeroShotRecognizer(bundle, batch_size=64)
 
@@ -78,7 +80,8 @@ def build_recognizer(args: argparse.Namespace) -> ZeroShotRecognizer:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="bundle folder or run directory (default: untrained default architecture)")
-    p.add_argument("--base-channels", type=int, default=32, help="encoder width without --model")
+    p.add_argument("--base-channels", type=int, default=RunConfig().encoder.base_channels,
+                   help="encoder width without --model")
     p.add_argument("--text-dim", type=int, default=384, help="text dimension without --model")
     p.add_argument("--layout", default="kinect20", help="layout without --model")
     p.add_argument("--length", type=int, default=64, help="clip length without --model")

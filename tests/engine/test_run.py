@@ -116,3 +116,15 @@ def test_step_on_missing_run_dir(tmp_path, capsys):
 def test_run_object_reads_saved_config(tiny_run):
     run = Run(tiny_run)
     assert run.cfg.encoder.base_channels == 4 and run.num_person == 1
+
+
+def test_tensorboard_scalars(utd_root, tmp_path):
+    pytest.importorskip("tensorboard", reason="the [tensorboard] extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb"
+    assert _run(utd_root, out, "tensorboard=true", "--steps", "pretrain") == 0
+    acc = EventAccumulator(str(out / "tensorboard" / "seed0" / "encoder"))
+    acc.Reload()
+    assert {"loss", "val_acc", "lr"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("loss")] == [0, 1]

@@ -186,7 +186,26 @@ class Run:
         def on_epoch(history: list[dict[str, Any]]) -> None:
             self._histories[(seed, step)] = list(history)
             self._write_jsonl()
+            if self.cfg.tensorboard and is_main_process():
+                self._tensorboard(seed, step, history[-1])
         return on_epoch
+
+    def _tensorboard(self, seed: int, step: str, entry: dict[str, Any]) -> None:
+        """Scalars of one epoch under ``RUN_DIR/tensorboard/seed<S>/<step>`` (tensorboard=true)."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as e:
+            raise RunError("tensorboard=true needs the tensorboard package: "
+                           "pip install 'zeroskel[tensorboard]'") from e
+        key = (seed, step)
+        writers = self.__dict__.setdefault("_tb_writers", {})
+        if key not in writers:
+            writers[key] = SummaryWriter(str(self.dir / "tensorboard" / f"seed{seed}" / step))
+        w = writers[key]
+        for name, value in entry.items():
+            if name != "epoch" and isinstance(value, (int, float)):
+                w.add_scalar(name, value, entry["epoch"])
+        w.flush()
 
     def _write_jsonl(self) -> None:
         import json
