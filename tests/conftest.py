@@ -45,3 +45,33 @@ def utk_root() -> Path:
 import sys  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def quick_run(utd_root, tmp_path_factory):
+    """One quick real run on UTD-MHAD utd-f1 (helpers.QUICK), shared read-only by the tests that need
+    a trained run directory and its bundle."""
+    from helpers import QUICK
+
+    from zeroskel.cli.main import main
+
+    out = tmp_path_factory.mktemp("quick") / "utd-f1"
+    assert main(["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--out", str(out),
+                 "--quiet", *QUICK]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def memory_runs(utd_root, tmp_path_factory):
+    """Two real runs sharing one encoder: the memory gate on (``a``) and off (``b``)."""
+    from helpers import MEMORY_HEAD, MEMORY_RUN
+
+    from zeroskel.cli.main import main
+
+    root = tmp_path_factory.mktemp("analysis")
+    a, b = root / "mem_on", root / "mem_off"
+    base = ["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--quiet"]
+    assert main([*base, "--out", str(a), *MEMORY_RUN, f"head.options={{{MEMORY_HEAD}}}"]) == 0
+    assert main([*base, "--out", str(b), *MEMORY_RUN, f"reuse={a}",
+                 f"head.options={{{MEMORY_HEAD}, temporal_memory: false}}"]) == 0
+    return a, b

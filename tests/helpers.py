@@ -14,3 +14,18 @@ def run_tiny(utd_root, out, *extra) -> int:
     """``zeroskel run`` on protocol utd-f1 with the tiny settings (about 20 s on 2 cores)."""
     return main(["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--out", str(out),
                  "--quiet", *TINY, *extra])
+
+# A quick run: the encoder keeps its initial weights (pretrained_only, no checkpoint) and the head
+# trains one epoch; every file a full run writes is there (bundle, test scores, checkpoints).
+QUICK = [
+    "encoder.base_channels=4", "encoder.pretrained_only=true", "data.length=16", "extract.views=1",
+    "head.epochs=1", "head.min_steps=0", "text.encoder=hashing:32", "eval.validation_encoder=shared",
+    "head.options={num_spatial_protos: 8, num_temporal_protos: 8, keep_schedule: [6, 4, 2], hidden_dim: 16}",
+]
+
+# Two quick runs sharing one encoder, the temporal memory gate on and off (analysis figures).
+MEMORY_RUN = [
+    "encoder.base_channels=4", "encoder.pretrained_only=true", "data.length=16", "extract.views=1",
+    "head.epochs=2", "head.min_steps=0", "text.encoder=hashing:32", "eval.validation_encoder=shared",
+]
+MEMORY_HEAD = "num_spatial_protos: 8, num_temporal_protos: 8, keep_schedule: [6, 4, 2], hidden_dim: 32"

@@ -1,4 +1,4 @@
-"""``zeroskel analyze`` on two real (tiny) UTD-MHAD runs and ``zeroskel show`` on real clips."""
+"""``zeroskel analyze`` on two real (tiny) UTD-MHAD memory_runs and ``zeroskel show`` on real clips."""
 from __future__ import annotations
 
 import json
@@ -9,26 +9,9 @@ from PIL import Image
 
 from zeroskel.cli.main import main
 
-TINY = [
-    "encoder.base_channels=4", "encoder.pretrained_only=true", "data.length=16", "extract.views=1",
-    "head.epochs=1", "head.min_steps=0", "text.encoder=hashing:32", "eval.validation_encoder=shared",
-]
-HEAD = "num_spatial_protos: 8, num_temporal_protos: 8, keep_schedule: [6, 4, 2], hidden_dim: 32"
 
-
-@pytest.fixture(scope="module")
-def runs(utd_root, tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli_analysis")
-    a, b = root / "utd-mem", root / "utd-nomem"
-    base = ["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--quiet"]
-    assert main([*base, "--out", str(a), *TINY, f"head.options={{{HEAD}}}"]) == 0
-    assert main([*base, "--out", str(b), *TINY, f"reuse={a}",
-                 f"head.options={{{HEAD}, temporal_memory: false}}"]) == 0
-    return a, b
-
-
-def test_analyze_with_compare_writes_figures_and_json(runs, tmp_path, capsys):
-    a, b = runs
+def test_analyze_with_compare_writes_figures_and_json(memory_runs, tmp_path, capsys):
+    a, b = memory_runs
     out = tmp_path / "figs"
     assert main(["analyze", str(a), "--out", str(out), "--compare", str(b), "--seed", "0"]) == 0
     printed = capsys.readouterr().out
@@ -48,9 +31,9 @@ def test_analyze_with_compare_writes_figures_and_json(runs, tmp_path, capsys):
     assert result["per_class"]["other_run"] == str(b)
 
 
-def test_analyze_alone_has_no_comparison(runs, tmp_path):
+def test_analyze_alone_has_no_comparison(memory_runs, tmp_path):
     out = tmp_path / "alone"
-    assert main(["analyze", str(runs[1]), "--out", str(out)]) == 0
+    assert main(["analyze", str(memory_runs[1]), "--out", str(out)]) == 0
     result = json.loads((out / "analysis.json").read_text())
     assert "per_class_difference" not in result["figures"] and "difference" not in result["per_class"]
     assert result["temporal_memory"] is False
@@ -58,8 +41,8 @@ def test_analyze_alone_has_no_comparison(runs, tmp_path):
     assert not (out / "per_class_difference.png").exists()
 
 
-def test_analyze_errors(runs, tmp_path, capsys):
-    assert main(["analyze", str(runs[0]), "--out", str(tmp_path / "x"), "--seed", "7"]) == 2
+def test_analyze_errors(memory_runs, tmp_path, capsys):
+    assert main(["analyze", str(memory_runs[0]), "--out", str(tmp_path / "x"), "--seed", "7"]) == 2
     assert "seed 7 has no trained head" in capsys.readouterr().err
     assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "y")]) == 2
     assert "not a run directory" in capsys.readouterr().err

@@ -9,41 +9,22 @@ import pytest
 import torch
 from PIL import Image
 
-from zeroskel.cli.main import main
 from zeroskel.engine import analysis as A
 from zeroskel.engine.render import read_clip, render_clip
 
-TINY = [
-    "encoder.base_channels=4", "encoder.pretrained_only=true", "data.length=16", "extract.views=1",
-    "head.epochs=2", "head.min_steps=0", "text.encoder=hashing:32", "eval.validation_encoder=shared",
-]
-HEAD = "num_spatial_protos: 8, num_temporal_protos: 8, keep_schedule: [6, 4, 2], hidden_dim: 32"
-
 
 @pytest.fixture(scope="module")
-def runs(utd_root, tmp_path_factory):
-    """Two real runs sharing one encoder: the memory gate on (``a``) and off (``b``)."""
-    root = tmp_path_factory.mktemp("analysis")
-    a, b = root / "mem_on", root / "mem_off"
-    base = ["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--quiet"]
-    assert main([*base, "--out", str(a), *TINY, f"head.options={{{HEAD}}}"]) == 0
-    assert main([*base, "--out", str(b), *TINY, f"reuse={a}",
-                 f"head.options={{{HEAD}, temporal_memory: false}}"]) == 0
-    return a, b
-
-
-@pytest.fixture(scope="module")
-def analysed(runs, tmp_path_factory):
-    a, b = runs
+def analysed(memory_runs, tmp_path_factory):
+    a, b = memory_runs
     out = tmp_path_factory.mktemp("figs")
     return out, A.analyze_run(a, out, compare=b)
 
 
-def test_phase_features_of_the_unseen_test_clips(runs):
-    pf = A.phase_features(runs[0])
+def test_phase_features_of_the_unseen_test_clips(memory_runs):
+    pf = A.phase_features(memory_runs[0])
     assert list(pf.features) == ["encoder", "spatial_coarse", "spatial_mid", "spatial_fine",
                                  "temporal_start", "temporal_middle", "temporal_end"]
-    meta = json.loads((runs[0] / "seed0" / "eval.json").read_text())
+    meta = json.loads((memory_runs[0] / "seed0" / "eval.json").read_text())
     n = meta["num_test_unseen"]
     assert pf.labels.shape == (n,) and sorted(set(pf.labels.tolist())) == [2, 5, 6, 8, 12, 23]
     assert pf.features["encoder"].shape == (n, 16)               # base_channels 4 -> 16 channels
@@ -51,19 +32,19 @@ def test_phase_features_of_the_unseen_test_clips(runs):
         x = pf.features[ph]
         assert x.shape == (n, 32)                                 # the hashing:32 text dimension
         np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
-    assert pf.temporal_memory is True and A.phase_features(runs[1]).temporal_memory is False
+    assert pf.temporal_memory is True and A.phase_features(memory_runs[1]).temporal_memory is False
 
 
-def test_prototype_statistics_match_a_direct_computation(runs):
+def test_prototype_statistics_match_a_direct_computation(memory_runs):
     """Streaming sums over small batches equal the statistics of one forward pass over all clips."""
     from zeroskel.engine.features import load_features
     from zeroskel.engine.head import load_head
     from zeroskel.text.class_text import load_class_text
 
-    pf = A.phase_features(runs[0], batch_size=7)
-    head, _ = load_head(runs[0] / "seed0" / "head" / "best.safetensors", torch.device("cpu"))
-    fmap, _ = load_features(runs[0] / "seed0" / "features" / "test_unseen.safetensors")
-    text, _ = load_class_text(runs[0] / "text" / "class_text.safetensors")
+    pf = A.phase_features(memory_runs[0], batch_size=7)
+    head, _ = load_head(memory_runs[0] / "seed0" / "head" / "best.safetensors", torch.device("cpu"))
+    fmap, _ = load_features(memory_runs[0] / "seed0" / "features" / "test_unseen.safetensors")
+    text, _ = load_class_text(memory_runs[0] / "text" / "class_text.safetensors")
     with torch.no_grad():
         protos = head(fmap[0].float(), text).extras["temporal_prototypes"]      # 3 x (N, 8, C)
     init = head.temporal.prototypes.detach().expand_as(protos[0])
@@ -78,12 +59,12 @@ def test_prototype_statistics_match_a_direct_computation(runs):
     assert pf.prototypes["phases"] == ["initial", "temporal_start", "temporal_middle", "temporal_end"]
 
 
-def test_clustering_metrics_equal_scikit_learn(runs, analysed):
+def test_clustering_metrics_equal_scikit_learn(memory_runs, analysed):
     from sklearn.cluster import KMeans
     from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, fowlkes_mallows_score,
                                  silhouette_score)
 
-    pf = A.phase_features(runs[0])
+    pf = A.phase_features(memory_runs[0])
     _, result = analysed
     assert result["clustering"]["k"] == 6 and result["clustering"]["kmeans"]["random_state"] == 0
     for ph, x in pf.features.items():
@@ -104,8 +85,8 @@ def test_clustering_metrics_undefined_cases():
     assert m["ari"] == pytest.approx(1.0)                      # one cluster, one class
 
 
-def test_tsne_is_deterministic_and_recorded(runs, analysed):
-    pf = A.phase_features(runs[0])
+def test_tsne_is_deterministic_and_recorded(memory_runs, analysed):
+    pf = A.phase_features(memory_runs[0])
     xy, perp = A.tsne_2d(pf.features["spatial_fine"], seed=0)
     again, _ = A.tsne_2d(pf.features["spatial_fine"], seed=0)
     np.testing.assert_array_equal(xy, again)
@@ -115,10 +96,10 @@ def test_tsne_is_deterministic_and_recorded(runs, analysed):
     assert result["tsne"]["labels"] == pf.labels.tolist()
 
 
-def test_per_class_difference_matches_both_runs(runs, analysed):
+def test_per_class_difference_matches_both_runs(memory_runs, analysed):
     _, result = analysed
-    this = json.loads((runs[0] / "seed0" / "per_class.json").read_text())["zsl_fused"]
-    other = json.loads((runs[1] / "seed0" / "per_class.json").read_text())["zsl_fused"]
+    this = json.loads((memory_runs[0] / "seed0" / "per_class.json").read_text())["zsl_fused"]
+    other = json.loads((memory_runs[1] / "seed0" / "per_class.json").read_text())["zsl_fused"]
     rows = result["per_class"]["difference"]
     assert {r["class"] for r in rows} == set(this) == set(other)
     for r in rows:
@@ -150,7 +131,7 @@ def test_every_figure_is_written(analysed):
     assert len(saved["unseen_classes"]) == 6
 
 
-def test_prototypes_with_and_without_memory(analysed, runs):
+def test_prototypes_with_and_without_memory(analysed, memory_runs):
     _, result = analysed
     tp = result["temporal_prototypes"]
     assert tp["memory_settings"] == [False, True]
@@ -160,11 +141,11 @@ def test_prototypes_with_and_without_memory(analysed, runs):
         assert np.asarray(r["pca"]["initial"]).shape == (8, 2)
 
 
-def test_confusion_and_curves_come_from_the_run(runs, analysed):
+def test_confusion_and_curves_come_from_the_run(memory_runs, analysed):
     _, result = analysed
-    conf = json.loads((runs[0] / "seed0" / "confusion.json").read_text())["zsl_fused"]
+    conf = json.loads((memory_runs[0] / "seed0" / "confusion.json").read_text())["zsl_fused"]
     assert result["confusion"]["matrix"] == conf["matrix"]
-    lines = [json.loads(x) for x in (runs[0] / "metrics.jsonl").read_text().splitlines() if x]
+    lines = [json.loads(x) for x in (memory_runs[0] / "metrics.jsonl").read_text().splitlines() if x]
     curves = result["curves"]
     assert set(curves) == {x["step"] for x in lines}
     head = [x for x in lines if x["step"] == "val_head"]
@@ -172,9 +153,9 @@ def test_confusion_and_curves_come_from_the_run(runs, analysed):
     assert curves["val_head"]["val_zsl_fused"] == [x["val_zsl_fused"] for x in head]
 
 
-def test_missing_seed_and_non_run_are_reported(runs, tmp_path):
+def test_missing_seed_and_non_run_are_reported(memory_runs, tmp_path):
     with pytest.raises(FileNotFoundError, match="seed 3 has no trained head"):
-        A.analyze_run(runs[0], tmp_path / "x", seed=3)
+        A.analyze_run(memory_runs[0], tmp_path / "x", seed=3)
     with pytest.raises(Exception, match="not a run directory"):
         A.analyze_run(tmp_path, tmp_path / "x")
 

@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 
-from zeroskel.cli.main import main
 from zeroskel.data import load_dataset, make_splits
 from zeroskel.data.class_names import MSR_ACTION3D, UTKINECT
 from zeroskel.data.layouts import get_layout, map_layout
@@ -16,18 +15,6 @@ from zeroskel.engine.bundle import BundleError
 from zeroskel.engine.inputs import InputError, InputWarning
 from zeroskel.engine.recognizer import ZeroShotRecognizer, rank
 from zeroskel.text.sideinfo import load_shipped
-
-TINY = ["encoder.base_channels=4", "encoder.pretrained_only=true", "data.length=16", "extract.views=1",
-        "head.epochs=1", "head.min_steps=0", "text.encoder=hashing:32", "eval.validation_encoder=shared",
-        "head.options={num_spatial_protos: 8, num_temporal_protos: 8, keep_schedule: [6, 4, 2], hidden_dim: 16}"]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(utd_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("rec") / "utd-f1"
-    assert main(["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--out", str(out), "--quiet",
-                 *TINY]) == 0
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +24,13 @@ def utd(utd_root):
 
 
 @pytest.fixture()
-def rec(tiny_run, tmp_path):
-    return ZeroShotRecognizer.from_pretrained(tiny_run / "bundle", cache_dir=tmp_path / "cache")
+def rec(quick_run, tmp_path):
+    return ZeroShotRecognizer.from_pretrained(quick_run / "bundle", cache_dir=tmp_path / "cache")
 
 
-def test_scores_equal_the_runs_evaluation(rec, tiny_run, utd):
+def test_scores_equal_the_runs_evaluation(rec, quick_run, utd):
     ds, sp = utd
-    saved = np.load(tiny_run / "seed0" / "test_scores.npz")
+    saved = np.load(quick_run / "seed0" / "test_scores.npz")
     unseen_scores = saved["scores_fused"][len(sp.test_seen):]  # test_seen clips come first
     assert (saved["labels"][len(sp.test_seen):] == ds.labels()[sp.test_unseen]).all()
     clips = [ds.samples[i].joints for i in sp.test_unseen]
@@ -106,8 +93,8 @@ def test_vocabularies_and_caches(rec, utd, tmp_path):
     assert sorted(tmp_path.joinpath("cache").rglob("shard-*.safetensors")) == shards
 
 
-def test_text_encoder_must_match(tiny_run, tmp_path):
-    other = ZeroShotRecognizer.from_pretrained(tiny_run, text_encoder="hashing:64", cache_dir=tmp_path)
+def test_text_encoder_must_match(quick_run, tmp_path):
+    other = ZeroShotRecognizer.from_pretrained(quick_run, text_encoder="hashing:64", cache_dir=tmp_path)
     with pytest.raises(BundleError, match="not the one the model was trained with"):
         other.class_text(["walk"])
 
@@ -150,11 +137,11 @@ def test_other_layouts_and_files(rec, utd, tmp_path):
     assert any("interpolated 2" in str(w.message) for w in caught)
 
 
-def test_cross_dataset_recognition_by_name(tiny_run, msr_root, utk_root, tmp_path):
+def test_cross_dataset_recognition_by_name(quick_run, msr_root, utk_root, tmp_path):
     """A model trained on UTD-MHAD ranks the class names of MSR Action3D and UTKinect for their clips.
 
     Accuracy is not asserted (a tiny untrained-encoder run); the rankings must be well formed."""
-    rec = ZeroShotRecognizer.from_pretrained(tiny_run, cache_dir=tmp_path)
+    rec = ZeroShotRecognizer.from_pretrained(quick_run, cache_dir=tmp_path)
     for root, name, vocab in ((msr_root, "msr-action3d", list(MSR_ACTION3D)), (utk_root, "utkinect", list(UTKINECT))):
         ds = load_dataset(name, root)
         assert ds.layout == "kinect20"

@@ -139,7 +139,7 @@ def test_cada_vae_warmup_counts_trainer_epochs():
 
 def test_cada_vae_post_fit_round_trip_and_determinism():
     fmap, labels, text = synthetic(6)
-    seen, unseen = [0, 1, 2, 3, 4, 5], [6, 7, 8, 9]
+    seen = [0, 1, 2, 3, 4, 5]
     m = labels < 6
     head = tiny("cada_vae")
     train(head, fmap[m], labels[m], text[:, seen], steps=20, lr=0.01)
