@@ -24,7 +24,8 @@ import torch
 
 from zeroskel.config import merge
 from zeroskel.data.clips import ClipDataset
-from zeroskel.engine.head import build_head, head_kwargs
+from zeroskel.engine.head import head_kwargs
+from zeroskel.engine.io import build_model
 from zeroskel.engine.pretrain import load_encoder
 from zeroskel.engine.run import STEPS, Run
 from zeroskel.engine.run_config import RunConfig
@@ -76,7 +77,7 @@ def head_throughput(run: Run, steps: int, repeats: int) -> dict:
 
     def timed(from_cache: bool) -> float:
         torch.manual_seed(0)
-        head = build_head(meta).to(dev)
+        head = build_model(meta).to(dev)
         opt = torch.optim.SGD(head.parameters(), lr=0.01, momentum=0.9)
         it = iter(loader)
         n = 0

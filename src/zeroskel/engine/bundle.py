@@ -269,19 +269,11 @@ def load_bundle(path: str | Path, *, seed: int | None = None) -> Bundle:
 
 def build_models(bundle: Bundle, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
     """(encoder, head) of a bundle, in eval mode, frozen, on ``device``."""
-    from zeroskel.models import create_model
+    from zeroskel.engine.io import model_from_weights
 
-    models = []
-    for part in ("encoder", "head"):
-        weights, _ = getattr(bundle, part)
-        spec = bundle.info[part]
-        model = create_model(spec["model"], **spec["model_kwargs"])
-        model.load_state_dict(weights)
-        model.to(device).eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        models.append(model)
-    return models[0], models[1]
+    encoder, head = (model_from_weights(bundle.info[part], getattr(bundle, part)[0], device, frozen=True)
+                     for part in ("encoder", "head"))
+    return encoder, head
 
 
 __all__ = ["BUNDLE_FORMAT", "Bundle", "BundleError", "bundle_from_run", "bundle_from_models", "write_bundle",

@@ -14,11 +14,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from zeroskel.engine.io import load_tensors, save_checkpoint
+from zeroskel.engine.io import build_model, load_model, load_tensors, save_checkpoint
 from zeroskel.engine.run_config import RunConfig
 from zeroskel.engine.runtime import LOG, epoch_seed, scaled_epochs
 from zeroskel.engine.trainer import FitResult, SGDConfig, fit
-from zeroskel.models import create_model
 
 BRANCHES = ("spatial", "temporal", "fused")
 
@@ -30,15 +29,8 @@ def head_kwargs(cfg: RunConfig, feat_dim: int, text_dim: int) -> dict[str, Any]:
             **extra, **dict(cfg.head.options)}
 
 
-def build_head(meta: dict[str, Any]) -> torch.nn.Module:
-    return create_model(meta["model"], **meta["model_kwargs"])
-
-
 def load_head(path: Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
-    weights, meta = load_tensors(path)
-    head = build_head(meta)
-    head.load_state_dict(weights)
-    return head.to(device).eval(), meta
+    return load_model(path, device)
 
 
 @torch.no_grad()
@@ -90,7 +82,7 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
     full_meta = {**meta, "model": cfg.head.name,
                  "model_kwargs": head_kwargs(cfg, int(feats.shape[2]), int(class_text.shape[-1]))}
     torch.manual_seed(seed)
-    head = build_head(full_meta).to(device)
+    head = build_model(full_meta).to(device)
     bs = cfg.head.batch_size
     steps_per_epoch = max(1, n // bs)
     epochs = scaled_epochs(cfg.head.epochs, cfg.head.min_steps, steps_per_epoch)

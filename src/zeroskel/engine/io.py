@@ -92,3 +92,29 @@ def load_state(path: str | os.PathLike) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def build_model(spec: dict[str, Any]) -> torch.nn.Module:
+    """The registered model named by checkpoint metadata ``{"model", "model_kwargs"}``."""
+    from zeroskel.models import create_model
+
+    return create_model(spec["model"], **spec["model_kwargs"])
+
+
+def model_from_weights(spec: dict[str, Any], weights: dict[str, torch.Tensor],
+                       device: torch.device | str = "cpu", *, frozen: bool = False) -> torch.nn.Module:
+    """Build ``spec``'s model, load ``weights``, move it to ``device`` in eval mode (and freeze it)."""
+    model = build_model(spec)
+    model.load_state_dict(weights)
+    model.to(device).eval()
+    if frozen:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    return model
+
+
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu", *,
+               frozen: bool = False) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A model saved by :func:`save_checkpoint`, with its metadata."""
+    weights, meta = load_tensors(path)
+    return model_from_weights(meta, weights, device, frozen=frozen), meta

@@ -17,11 +17,11 @@ from torch.utils.data import DataLoader
 
 from zeroskel.data.clips import ClipDataset
 from zeroskel.data.sample import SkeletonDataset
-from zeroskel.engine.io import load_tensors, read_json, save_checkpoint, write_json
+from zeroskel.engine.io import (build_model, load_model, load_tensors, read_json, save_checkpoint,
+                                write_json)
 from zeroskel.engine.run_config import RunConfig
 from zeroskel.engine.runtime import LOG, epoch_seed, scaled_epochs
 from zeroskel.engine.trainer import SGDConfig, fit
-from zeroskel.models import create_model
 
 
 def encoder_kwargs(cfg: RunConfig, num_classes: int, num_joints: int, num_person: int) -> dict[str, Any]:
@@ -29,19 +29,9 @@ def encoder_kwargs(cfg: RunConfig, num_classes: int, num_joints: int, num_person
             "base_channels": cfg.encoder.base_channels, "dropout": cfg.encoder.dropout}
 
 
-def build_encoder(meta: dict[str, Any]) -> torch.nn.Module:
-    return create_model(meta["model"], **meta["model_kwargs"])
-
-
 def load_encoder(path: Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A saved encoder (``best.safetensors``), frozen, in eval mode, on ``device``."""
-    weights, meta = load_tensors(path)
-    model = build_encoder(meta)
-    model.load_state_dict(weights)
-    model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model, meta
+    return load_model(path, device, frozen=True)
 
 
 def _accuracy(model: torch.nn.Module, loader: DataLoader, label_map: np.ndarray,
@@ -82,7 +72,7 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
         "seed": seed,
     }
     torch.manual_seed(seed)
-    model = build_encoder(meta)
+    model = build_model(meta)
     if cfg.encoder.checkpoint:
         _load_start(model, cfg.encoder.checkpoint)
     model.to(device)
