@@ -28,9 +28,17 @@ def _output(spatial=3, temporal=3, seed=0):
 
 def test_branch_and_fused_scores():
     out = _output()
+    assert out.prediction == "last"  # a branch predicts with its last phase (Neuron Eqs. 9-10)
+    assert torch.equal(out.branch_scores("spatial"), out.spatial[-1])
+    assert torch.allclose(out.fused_scores(), (out.spatial[-1] + out.temporal[-1]) / 2)
+    out.prediction = "mean"
     assert torch.allclose(out.branch_scores("spatial"), sum(out.spatial) / 3)
     assert torch.allclose(out.branch_scores("temporal"), sum(out.temporal) / 3)
     assert torch.allclose(out.fused_scores(), (sum(out.spatial) / 3 + sum(out.temporal) / 3) / 2)
+    out.prediction = "first"
+    with pytest.raises(ValueError, match="'last' or 'mean'"):
+        out.branch_scores("spatial")
+    out.prediction = "mean"
     only_spatial = _output(temporal=0)
     assert only_spatial.branch_scores("temporal") is None
     assert torch.allclose(only_spatial.fused_scores(), only_spatial.branch_scores("spatial"))

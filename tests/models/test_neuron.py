@@ -104,52 +104,137 @@ def test_masking_keeps_exactly_k_best_prototypes_per_joint(variant):
     assert (kept_min >= dropped_max).all()
 
 
-def _mlp(mlp, x):
-    return mlp[3](F.gelu(mlp[0](x)))
+def _mlp(mlp, x, style="relu2"):
+    if style == "relu2":  # official: Linear-ReLU-Linear-ReLU
+        return F.relu(mlp[2](F.relu(mlp[0](x))))
+    return mlp[3](F.gelu(mlp[0](x)))  # zeroskel-v1: Linear-GELU-Dropout-Linear
 
 
-@pytest.mark.parametrize("aggregation", ["official", "paper"])
-def test_spatial_phase_formula(aggregation):
-    head = tiny_head(aggregation=aggregation).eval()
+def _proj(proj, e, v, style="shared"):
+    if style == "shared":  # official: one Linear-ReLU per branch
+        return F.normalize(F.relu(proj[0][0](v)), dim=-1)
+    return F.normalize(proj[e](v), dim=-1)
+
+
+@pytest.mark.parametrize("variant,aggregation", [("official", "official"), ("official", "paper"),
+                                                 ("zeroskel-v1", "official")])
+def test_spatial_phase_formula(variant, aggregation):
+    head = tiny_head(variant=variant, aggregation=aggregation).eval()
+    cfg = head.config
     fmap, text = inputs(v=20)
     out = head(fmap, text)
     f_s = fmap.mean(2).transpose(1, 2)  # (N, V, C)
     protos = head.spatial.prototypes.detach()
+    scale = 1 / 4.0 if cfg.scaled_similarity else 1.0  # 1 / sqrt(16)
     for e in range(3):
-        sim = f_s @ protos.transpose(-1, -2) / 4.0  # / sqrt(16)
+        sim = f_s @ protos.transpose(-1, -2) * scale
         mask = out.extras["spatial_masks"][e].float()
         if aggregation == "official":
-            w = torch.softmax(sim, dim=1) * mask  # over joints, not renormalised
+            w = torch.softmax(sim, dim=1) * (mask + (1 - mask) * cfg.mask_value)  # over joints, not renormalised
         else:
             w = torch.softmax(sim.masked_fill(mask == 0, -math.inf), dim=-1)  # over kept prototypes
-        new = _mlp(head.spatial.mlps[e], w.transpose(1, 2) @ f_s)
-        assert torch.allclose(new, out.extras["spatial_prototypes"][e], atol=1e-5)
-        z = F.normalize(head.spatial_proj[e](new.mean(1)), dim=-1)
+        new = _mlp(head.spatial.mlps[e], w.transpose(1, 2) @ f_s, cfg.mlp)
+        assert torch.allclose(new, out.extras["spatial_prototypes"][e], atol=1e-5, rtol=1e-4)
+        z = _proj(head.spatial_proj, e, new.mean(1), cfg.projection)
         assert torch.allclose(z, out.extras["spatial_features"][e], atol=1e-5)
         assert torch.allclose(out.spatial[e], mean_cosine_scores(z, text[e]), atol=1e-5)
         protos = new
 
 
+@pytest.mark.parametrize("variant", ["official", "zeroskel-v1"])
 @pytest.mark.parametrize("memory", [True, False])
-def test_temporal_phase_formula(memory):
-    head = tiny_head(temporal_memory=memory).eval()
+def test_temporal_phase_formula(variant, memory):
+    head = tiny_head(variant=variant, temporal_memory=memory).eval()
+    cfg = head.config
     fmap, text = inputs(t=16)
     out = head(fmap, text)
     f_t = fmap.mean(3).transpose(1, 2)  # (N, T', C)
     protos = head.temporal.prototypes.detach().expand(3, -1, -1)
+    scale = 1 / 4.0 if cfg.scaled_similarity else 1.0
+    gate = (lambda m, x: _mlp(m, x, cfg.mlp)) if cfg.gate == "mlp" else (lambda m, x: m(x))
     for e, end in enumerate((5, 10, 16)):
         window = f_t[:, :end]
-        attn = torch.softmax(protos @ window.transpose(1, 2) / 4.0, dim=-1)
+        attn = torch.softmax(protos @ window.transpose(1, 2) * scale, dim=-1)
         p_hat = attn @ window
-        update = _mlp(head.temporal.phi[e], p_hat)
+        update = _mlp(head.temporal.phi[e], p_hat, cfg.mlp)
         if memory:
-            new = torch.sigmoid(head.temporal.rho_r[e](p_hat)) * protos + torch.sigmoid(head.temporal.rho_m[e](p_hat)) * update
+            new = (torch.sigmoid(gate(head.temporal.rho_r[e], p_hat)) * protos
+                   + torch.sigmoid(gate(head.temporal.rho_m[e], p_hat)) * update)
         else:
             new = update
-        assert torch.allclose(new, out.extras["temporal_prototypes"][e], atol=1e-5)
-        z = F.normalize(head.temporal_proj[e](new.mean(1)), dim=-1)
+        assert torch.allclose(new, out.extras["temporal_prototypes"][e], atol=1e-5, rtol=1e-4)
+        z = _proj(head.temporal_proj, e, new.mean(1), cfg.projection)
         assert torch.allclose(out.temporal[e], mean_cosine_scores(z, text[3 + e]), atol=1e-5)
         protos = new
+
+
+def test_official_rows():
+    """Each row of the official-code table in the module docstring, checked on the default head."""
+    cfg = NeuronConfig()
+    assert (cfg.proto_init_std, cfg.scaled_similarity, cfg.mask_value) == (1.0, False, 1e-12)
+    assert (cfg.windows, cfg.temporal_text, cfg.prediction, cfg.description_topk) == ("cumulative", "cumulative", "last", 10)
+    torch.manual_seed(0)
+    head = NeuronHead(NeuronConfig(feat_dim=32, text_dim=24))
+    # prototypes ~ N(0, 1) like nn.Embedding
+    assert 0.8 < float(head.spatial.prototypes.detach().std()) < 1.2
+    assert 0.8 < float(head.temporal.prototypes.detach().std()) < 1.2
+    # MLPs: Linear-ReLU-Linear-ReLU, hidden width = C
+    mlp = head.spatial.mlps[0]
+    assert [type(m) for m in mlp] == [torch.nn.Linear, torch.nn.ReLU, torch.nn.Linear, torch.nn.ReLU]
+    assert mlp[0].out_features == 32
+    # one projection per branch: Linear(C, D) + ReLU
+    assert len(head.spatial_proj) == 1 and len(head.temporal_proj) == 1
+    assert [type(m) for m in head.spatial_proj[0]] == [torch.nn.Linear, torch.nn.ReLU]
+    # copies of one module at init (copy.deepcopy in the official code)
+    ref = head.spatial.mlps[0].state_dict()
+    for m in [*head.spatial.mlps, *head.temporal.rho_r, *head.temporal.rho_m]:
+        assert all(torch.equal(ref[k], v) for k, v in m.state_dict().items())
+    assert all(torch.equal(head.temporal.phi[0][0].weight, m[0].weight) for m in head.temporal.phi)
+    assert not torch.equal(head.temporal.phi[0][0].weight, head.spatial.mlps[0][0].weight)
+    # gates: sigmoid of a ReLU output lies in [0.5, 1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 80, 32, generator=g) * 3
+    for gate in [*head.temporal.rho_r, *head.temporal.rho_m]:
+        s = torch.sigmoid(gate(x))
+        assert float(s.min()) >= 0.5 and float(s.max()) < 1.0
+    # cumulative text: temporal phase e is scored against class-text slot 3 + e
+    assert [head.text_index("temporal", e) for e in range(3)] == [3, 4, 5]
+    assert head.temporal_text == "cumulative"
+
+
+def test_prediction_is_the_last_phase_and_mean_is_an_option():
+    fmap, text = inputs()
+    out = tiny_head().eval()(fmap, text)
+    assert out.prediction == "last"
+    assert torch.equal(out.branch_scores("spatial"), out.spatial[2])
+    assert torch.equal(out.branch_scores("temporal"), out.temporal[2])
+    assert torch.allclose(out.fused_scores(), (out.spatial[2] + out.temporal[2]) / 2)
+    mean = tiny_head(prediction="mean").eval()(fmap, text)
+    assert torch.allclose(mean.branch_scores("spatial"), torch.stack(mean.spatial).mean(0))
+
+
+def test_description_topk_averages_the_best_cosines():
+    fmap, _ = inputs()
+    g = torch.Generator().manual_seed(5)
+    text = F.normalize(torch.randn(6, 5, 12, 12, generator=g), dim=-1)  # N_a = 12 > 10
+    head = tiny_head().eval()
+    out = head(fmap, text)
+    z = out.extras["spatial_features"][0]
+    cos = torch.einsum("nd,kad->nka", z, text[0])
+    assert torch.allclose(out.spatial[0], cos.topk(10, dim=-1).values.mean(-1), atol=1e-6)
+    assert torch.allclose(tiny_head(description_topk=0).eval()(fmap, text).spatial[0], cos.mean(-1), atol=1e-6)
+    fmap5, text5 = inputs()  # N_a = 4 <= 10: the plain mean
+    out5 = head(fmap5, text5)
+    assert torch.allclose(out5.spatial[1], mean_cosine_scores(out5.extras["spatial_features"][1], text5[1]), atol=1e-6)
+
+
+def test_zeroskel_v1_preset_restores_the_earlier_choices():
+    head = tiny_head(variant="zeroskel-v1")
+    cfg = head.config
+    assert (cfg.mlp, cfg.gate, cfg.projection, cfg.temporal_text, cfg.prediction) == (
+        "gelu", "linear", "per_phase", "phase", "mean")
+    assert len(head.spatial_proj) == 3 and isinstance(head.temporal.rho_r[0], torch.nn.Linear)
+    assert head.text_index("temporal", 2) == 5
 
 
 # switch/option -> (value that differs from the official default, branches it must change, must not change)
@@ -161,6 +246,9 @@ CHANGES = {
     "keep_mode": ("paper", ["spatial"], ["temporal"]),
     "aggregation": ("paper", ["spatial"], ["temporal"]),
     "windows": ("disjoint", ["temporal"], ["spatial"]),
+    "mask_value": (0.5, ["spatial"], ["temporal"]),
+    "projection": ("per_phase", ["spatial", "temporal"], []),
+    "prediction": ("mean", [], ["spatial", "temporal"]),
 }
 
 
@@ -176,13 +264,15 @@ def test_each_switch_and_option_changes_the_output(field):
         assert torch.allclose(torch.stack(getattr(base, branch)), torch.stack(getattr(other, branch))), branch
 
 
-def test_granularity_update_off_uses_first_text_of_each_branch():
-    head = tiny_head(granularity_update=False).eval()
+@pytest.mark.parametrize("temporal_text,slot", [("cumulative", 5), ("phase", 3)])
+def test_granularity_update_off_uses_one_text_per_branch(temporal_text, slot):
+    """Off: spatial phases use the coarse text; temporal ones the whole-motion text (last cumulative slot)."""
+    head = tiny_head(granularity_update=False, temporal_text=temporal_text).eval()
     fmap, text = inputs()
     out = head(fmap, text)
     for e in range(3):
         assert torch.allclose(out.spatial[e], mean_cosine_scores(out.extras["spatial_features"][e], text[0]))
-        assert torch.allclose(out.temporal[e], mean_cosine_scores(out.extras["temporal_features"][e], text[3]))
+        assert torch.allclose(out.temporal[e], mean_cosine_scores(out.extras["temporal_features"][e], text[slot]))
 
 
 def test_global_preset_and_paper_preset_run():
@@ -204,9 +294,9 @@ def test_gradients_reach_head_but_not_frozen_encoder():
     head.loss(out, torch.tensor([0, 1, 2])).backward()
     assert all(p.grad is None for p in encoder.parameters())
     named = dict(head.named_parameters())
-    for name in ["spatial.prototypes", "temporal.prototypes", "spatial.mlps.0.0.weight", "spatial.mlps.2.3.weight",
-                 "temporal.phi.1.0.weight", "temporal.rho_r.2.weight", "temporal.rho_m.0.weight",
-                 "spatial_proj.1.weight", "temporal_proj.2.weight"]:
+    for name in ["spatial.prototypes", "temporal.prototypes", "spatial.mlps.0.0.weight", "spatial.mlps.2.2.weight",
+                 "temporal.phi.1.0.weight", "temporal.rho_r.2.0.weight", "temporal.rho_m.0.2.weight",
+                 "spatial_proj.0.0.weight", "temporal_proj.0.0.weight"]:
         grad = named[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
 
