@@ -14,7 +14,7 @@ import torch
 
 from zeroskel.data.readers.kinect_v1 import read_utd_mhad_file
 from zeroskel.engine.bundle import BundleError, bundle_from_models, write_bundle
-from zeroskel.engine.export_onnx import SkeletonEmbedder, dot_product_scores, export_onnx, text_rows
+from zeroskel.engine.export_onnx import SkeletonEmbedder, dot_product_scores, export_onnx, scoring_rule, text_rows
 from zeroskel.engine.recognizer import ZeroShotRecognizer
 
 ort = pytest.importorskip("onnxruntime")
@@ -56,7 +56,8 @@ def test_export_matches_pytorch_on_real_clips(bundle_dir, clips, tmp_path):
     session = ort.InferenceSession(str(out.onnx), providers=["CPUExecutionProvider"])
     (z,) = session.run(None, {"x": x})
     assert z.shape == (5, 6, 32)
-    scores = dot_product_scores(z, text)
+    assert (meta["prediction"], meta["description_topk"]) == scoring_rule(rec.head)
+    scores = dot_product_scores(z, text, meta["prediction"], meta["description_topk"])
     with torch.no_grad():
         _, class_text = rec.class_text(CLASSES)
         ref = rec.head(rec.embed(x, round_features=False), class_text).fused_scores().numpy()
@@ -68,6 +69,18 @@ def test_export_matches_pytorch_on_real_clips(bundle_dir, clips, tmp_path):
     # the recognizer (float16-rounded features, as the run's evaluation) ranks the same way
     _, rec_scores, _ = rec.score(clips, CLASSES, warn=False)
     np.testing.assert_allclose(scores, rec_scores["fused"], atol=5e-3)
+
+
+def test_dot_product_scores_follow_the_head_rule():
+    g = np.random.default_rng(0)
+    z = g.standard_normal((4, 6, 8)).astype(np.float32)
+    text = g.standard_normal((6, 3, 12, 8)).astype(np.float32)
+    cos = np.einsum("nrd,rkad->nrka", z, text)
+    top = np.sort(cos, -1)[..., -10:].mean(-1)
+    np.testing.assert_allclose(dot_product_scores(z, text, "last", 10), (top[:, 2] + top[:, 5]) / 2, rtol=1e-5)
+    mean = cos.mean(-1)
+    np.testing.assert_allclose(dot_product_scores(z, text, "mean", 0),
+                               (mean[:, :3].mean(1) + mean[:, 3:].mean(1)) / 2, rtol=1e-5)
 
 
 def rec_clips(clips):

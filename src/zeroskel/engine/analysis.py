@@ -386,6 +386,19 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path, *, compare: str | Path
         figs["prototypes"] = figures.plot_prototypes(protos, out / "prototypes.png", title=title,
                                                      dpi=dpi).name
 
+    # prototype health (Neuron heads): written by `evaluate` as seed<S>/health.json
+    health_runs = []
+    for rdir, rseed, rlabel in ((run_dir, seed, label), (compare, other_seed, other_label)):
+        path = None if rdir is None else Path(rdir) / f"seed{rseed}" / "health.json"
+        if path is not None and path.exists():
+            health_runs.append({"label": rlabel, **read_json(path)})
+    if health_runs:
+        result["health"] = {"note": "prototype health on held-out seen-class clips, before and after "
+                                    "training (zeroskel.models.neuron.prototype_health)",
+                            "runs": health_runs}
+        figs["health"] = figures.plot_health(health_runs, out / "health.png", dpi=dpi,
+                                             title=f"Prototype health per phase: {label}").name
+
     # per-class accuracy and the difference to the second run
     acc = read_per_class(run_dir, seed)
     result["per_class"] = {"metric": "ZSL top-1 of the fused scores (%)", "this": acc}

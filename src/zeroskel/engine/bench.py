@@ -99,6 +99,7 @@ SHARED_KEYS = ("protocol", "seeds", "data", "encoder", "extract")
 CSV_COLUMNS = (
     ["method", "protocol", "family", "dataset", "seed", "head", "variant", "text_source"]
     + [f"zsl_{k}" for k in ("fused", "spatial", "temporal", "either_branch")]
+    + [f"zsl_{b}_phase{e}" for b in ("spatial", "temporal") for e in (1, 2, 3)]
     + [f"gzsl_{b}_{m}" for b in ("fused", "spatial", "temporal") for m in ("S", "U", "H", "gamma")]
     + ["head_epoch", "num_test_seen", "num_test_unseen", "seconds", "encoder_seconds"]
 )

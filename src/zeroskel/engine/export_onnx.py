@@ -13,12 +13,15 @@ writes
     model.json          input layout and preprocessing settings, text encoder, scoring formula, and the
                         check result (max abs difference ONNX Runtime vs PyTorch)
 
-Scoring with a dot product (what ``HeadOutput.fused_scores`` computes):
+Scoring with a dot product (what ``HeadOutput.fused_scores`` computes; ``model.json`` states which
+of the two cases below the bundle's head uses):
 
     z = session.run(None, {"x": x})[0]                         # (N, 2P, D)
     t = np.load("model.text.npy")                              # (2P, K, N_a, D)
-    cos = np.einsum("nrd,rkad->nrk", z, t) / t.shape[2]        # mean cosine over the N_a descriptions
-    spatial, temporal = cos[:, :P].mean(1), cos[:, P:].mean(1) # mean over each branch's P phases
+    cos = np.einsum("nrd,rkad->nrka", z, t)                    # cosine with every description
+    cos = np.sort(cos, -1)[..., -topk:].mean(-1)               # mean of the top-k (topk = N_a: all)
+    spatial, temporal = cos[:, P - 1], cos[:, 2 * P - 1]       # prediction "last": each branch's last phase
+    # (prediction "mean": spatial, temporal = cos[:, :P].mean(1), cos[:, P:].mean(1))
     scores = (spatial + temporal) / 2                          # (N, K); argmax = predicted class
 
 ``x`` is a clip preprocessed as ``zeroskel.data.transforms.preprocess(train=False)`` does with the
@@ -89,10 +92,22 @@ def text_rows(head: torch.nn.Module, class_text: torch.Tensor) -> torch.Tensor:
     return class_text[rows].float().contiguous()
 
 
-def dot_product_scores(z: np.ndarray, text: np.ndarray) -> np.ndarray:
+def scoring_rule(head: torch.nn.Module) -> tuple[str, int]:
+    """(prediction, topk) of a head: which phases predict ("last" | "mean") and how many description
+    cosines are averaged per class (0: all)."""
+    cfg = getattr(head, "config", None)
+    return getattr(cfg, "prediction", "mean"), int(getattr(cfg, "description_topk", 0))
+
+
+def dot_product_scores(z: np.ndarray, text: np.ndarray, prediction: str = "last", topk: int = 0) -> np.ndarray:
     """The documented formula: embeddings (N, 2P, D), text (2P, K, N_a, D) -> fused scores (N, K)."""
     p = z.shape[1] // 2
-    cos = np.einsum("nrd,rkad->nrk", z, text) / text.shape[2]  # (N, 2P, K)
+    cos = np.einsum("nrd,rkad->nrka", z, text)  # (N, 2P, K, N_a)
+    if 0 < topk < cos.shape[-1]:
+        cos = np.sort(cos, axis=-1)[..., -topk:]
+    cos = cos.mean(-1)  # (N, 2P, K)
+    if prediction == "last":
+        return (cos[:, p - 1] + cos[:, 2 * p - 1]) / 2
     return (cos[:, :p].mean(1) + cos[:, p:].mean(1)) / 2
 
 
@@ -149,7 +164,8 @@ def export_onnx(bundle_or_run: str | Path | ZeroShotRecognizer, out_path: str | 
         raise RuntimeError(f"ONNX export of {out_path.name}: output {z_ort.shape}, PyTorch {z_pt.shape}")
     per_clip = np.abs(z_ort - z_pt).reshape(len(z_pt), -1).max(1)  # (check_batch,)
     diff = float(per_clip.max())
-    score_diff = float(np.abs(dot_product_scores(z_ort, text) - s_pt).max())
+    prediction, topk = scoring_rule(rec.head)
+    score_diff = float(np.abs(dot_product_scores(z_ort, text, prediction, topk) - s_pt).max())
     within = int((per_clip <= atol).sum())
     # Neuron keeps the top-k prototypes per joint: where two similarities are within float rounding, the
     # two runtimes may keep different ones, and that clip differs by ~1e-3. Most clips must match.
@@ -174,8 +190,10 @@ def export_onnx(bundle_or_run: str | Path | ZeroShotRecognizer, out_path: str | 
                    "rows": [f"spatial phase {e}" for e in range(p)] + [f"temporal phase {e}" for e in range(p)]},
         "layout": rec.layout, "preprocess": info["preprocess"], "coords": rec.coords,
         "text_encoder": info["text"], "vocabulary_size": len(names), "num_descriptions": int(text.shape[2]),
-        "scoring": "cos[n,r,k] = mean_a <z[n,r], t[r,k,a]>; spatial = mean_{r<P} cos; temporal = "
-                   "mean_{r>=P} cos; scores = (spatial + temporal) / 2",
+        "scoring": ("cos[n,r,k] = mean over the " + (f"top {topk}" if topk else "all") + " a of <z[n,r], t[r,k,a]>; "
+                    + ("spatial = cos[:, P-1]; temporal = cos[:, 2P-1]" if prediction == "last" else
+                       "spatial = mean_{r<P} cos; temporal = mean_{r>=P} cos") + "; scores = (spatial + temporal) / 2"),
+        "prediction": prediction, "description_topk": topk,
         "check": {"onnxruntime": ort.__version__, "torch": torch.__version__, "batch": check_batch,
                   "max_abs_diff_embeddings": diff, "max_abs_diff_scores": score_diff,
                   "clips_within_atol": f"{within}/{len(per_clip)}", "atol": atol},
@@ -186,4 +204,4 @@ def export_onnx(bundle_or_run: str | Path | ZeroShotRecognizer, out_path: str | 
                       clips_within_atol=f"{within}/{len(per_clip)}")
 
 
-__all__ = ["export_onnx", "OnnxExport", "SkeletonEmbedder", "text_rows", "dot_product_scores"]
+__all__ = ["export_onnx", "OnnxExport", "SkeletonEmbedder", "text_rows", "dot_product_scores", "scoring_rule"]

@@ -288,3 +288,39 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], path: str | os.PathLi
     fig.suptitle(title, fontsize=FONT + 2)
     fig.tight_layout()
     return save_figure(fig, path, dpi)
+
+
+# --- prototype health ----------------------------------------------------------------------------
+HEALTH_PANELS = (
+    ("temporal_attention_entropy", "temporal attention entropy / log L\n(1 = uniform over the window)"),
+    ("temporal_prototype_cosine", "temporal prototypes: mean pairwise cosine\n(1 = collapsed into one)"),
+    ("spatial_prototype_cosine", "spatial prototypes: mean pairwise cosine\n(1 = collapsed into one)"),
+    ("spatial_kept_fraction", "spatial prototypes kept by some joint\n(fraction of N_s)"),
+)
+
+
+def plot_health(runs: list[dict[str, Any]], path: str | os.PathLike, *, title: str, dpi: int = DPI) -> Path:
+    """Prototype health per phase: one panel per figure, a line per (run, before/after training).
+
+    ``runs``: ``[{"label": str, "before": {...}, "after": {...}}]`` with the lists of
+    ``zeroskel.models.neuron.prototype_health`` (one value per phase).
+    """
+    fig, axes = plt.subplots(1, len(HEALTH_PANELS), figsize=(4.2 * len(HEALTH_PANELS), 3.6), squeeze=False)
+    colours = _class_colours(max(len(runs), 1))
+    for ax, (key, ylabel) in zip(axes.flat, HEALTH_PANELS):
+        for colour, run in zip(colours, runs):
+            for when, style in (("before", "--"), ("after", "-")):
+                values = run.get(when, {}).get(key)
+                if values is None:
+                    continue
+                ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", color=colour,
+                        label=f"{run['label']}, {when} training")
+        ax.set_xlabel("phase", fontsize=FONT)
+        ax.set_ylabel(ylabel, fontsize=FONT - 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=FONT - 3, loc="best")
+    fig.suptitle(title, fontsize=FONT + 2)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi)

@@ -35,11 +35,12 @@ def load_head(path: Path, device: torch.device) -> tuple[torch.nn.Module, dict[s
 
 @torch.no_grad()
 def score_features(head: torch.nn.Module, feats: torch.Tensor, class_text: torch.Tensor,
-                   device: torch.device, batch_size: int = 256) -> dict[str, np.ndarray]:
+                   device: torch.device, batch_size: int = 256, *, phases: bool = False) -> dict[str, np.ndarray]:
     """Scores of every clip against every class of ``class_text`` (P, K, N_a, D).
 
-    ``feats`` is (N, C, T', V) (one view). Returns ``{"spatial", "temporal", "fused"}`` -> (N, K);
-    a branch the head does not have is absent.
+    ``feats`` is (N, C, T', V) (one view). Returns ``{"spatial", "temporal", "fused"}`` -> (N, K): each
+    branch's prediction scores (Neuron: its last phase) and their mean; a branch the head does not have
+    is absent. With ``phases`` also every phase of a branch with more than one: ``spatial_phase1``, ...
     """
     head.eval()
     out: dict[str, list[np.ndarray]] = {b: [] for b in BRANCHES}
@@ -50,6 +51,10 @@ def score_features(head: torch.nn.Module, feats: torch.Tensor, class_text: torch
             s = o.branch_scores(b)
             if s is not None:
                 out[b].append(s.float().cpu().numpy())
+            per_phase = getattr(o, b)
+            if phases and len(per_phase) > 1:
+                for e, ps in enumerate(per_phase):
+                    out.setdefault(f"{b}_phase{e + 1}", []).append(ps.float().cpu().numpy())
         out["fused"].append(o.fused_scores().float().cpu().numpy())
     return {b: np.concatenate(v) for b, v in out.items() if v}
 

@@ -36,7 +36,7 @@ from zeroskel.config import load_config, save_config, to_dict
 from zeroskel.engine import metrics as M
 from zeroskel.engine.bundle import export_bundle
 from zeroskel.engine.features import extract_features, load_features
-from zeroskel.engine.head import head_epochs, load_head, score_features, train_head
+from zeroskel.engine.head import BRANCHES, head_epochs, load_head, score_features, train_head
 from zeroskel.engine.io import load_tensors, read_json, save_tensors, write_json
 from zeroskel.engine.pretrain import load_encoder, pretrain_encoder
 from zeroskel.engine.run_config import RunConfig
@@ -397,18 +397,22 @@ class Run:
             if not head_path.exists():
                 raise RunError(f"{head_path} missing: run `zeroskel train {self.dir}` first")
             head, meta = load_head(head_path, self.device)
+            if meta.get("model") == "neuron":
+                write_json(d / "health.json", self._health(seed, head, meta))
             feats, labels = self._eval_sets(seed, "test")
-            scores = score_features(head, feats, self.class_text, self.device)
+            scores = score_features(head, feats, self.class_text, self.device, phases=True)
             seen, unseen = list(map(int, sp.seen)), list(map(int, sp.unseen))
             names = self.dataset.class_names
             um = np.isin(labels, unseen)
             zsl, preds = {}, {}
-            for b, s in scores.items():
+            for b, s in scores.items():  # the branches, fused, and each phase of a branch
                 preds[b] = M.predict(M.restrict(s[um], unseen), unseen)
                 zsl[b] = M.top1(preds[b], labels[um])
             if "spatial" in preds and "temporal" in preds:
+                # the official metric: a clip counts when the spatial or the temporal prediction is right
                 either = (preds["spatial"] == labels[um]) | (preds["temporal"] == labels[um])
                 zsl["either_branch"] = float(100.0 * either.mean())
+            scores = {b: s for b, s in scores.items() if b in BRANCHES}
             gamma = meta.get("gamma", {})
             gz = {b: M.gzsl(s, labels, seen, unseen, float(gamma.get(b, 0.0))).as_dict()
                   for b, s in scores.items()}
@@ -435,6 +439,18 @@ class Run:
             return result
         return self._timed(seed, "evaluate", work)
 
+    def _health(self, seed: int, head: torch.nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
+        """Prototype health (``zeroskel.models.neuron.prototype_health``) of the final head and of the
+        same head at initialisation, on the held-out seen-class clips of the train split."""
+        from zeroskel.engine.io import build_model
+        from zeroskel.models.neuron import prototype_health
+
+        feats, _ = self._features(seed, "holdout")
+        torch.manual_seed(seed)  # train_head's initialisation
+        init = build_model(meta).to(self.device)
+        return {"clips": "holdout (seen classes, train split)",
+                "before": prototype_health(init, feats[0]), "after": prototype_health(head, feats[0])}
+
     # ----------------------------------------------------------------------------- whole job
     def run_seed(self, seed: int, steps: tuple[str, ...] = STEPS) -> None:
         for step in steps:
@@ -456,6 +472,25 @@ class Run:
         export_bundle(self.dir)
         return summary
 
+    def _summarize_health(self) -> dict[str, Any]:
+        """Per-seed health.json files -> {before|after: {figure: {mean, std, values}}} (per phase lists
+        summarised element-wise)."""
+        per_seed = [read_json(p) for p in (self.seed_dir(s) / "health.json" for s in self.cfg.seeds) if p.exists()]
+        if len(per_seed) != len(self.cfg.seeds):
+            return {}
+        out: dict[str, Any] = {}
+        for when in ("before", "after"):
+            out[when] = {}
+            for key, first in per_seed[0][when].items():
+                values = [h[when][key] for h in per_seed]
+                if isinstance(first, list):
+                    cols = [M.summarize([v[i] for v in values]) for i in range(len(first))]
+                    out[when][key] = {"mean": [c["mean"] for c in cols], "std": [c["std"] for c in cols],
+                                      "values": values}
+                else:
+                    out[when][key] = M.summarize(values)
+        return out
+
     def summarize(self) -> dict[str, Any]:
         """``metrics.json``: mean, std and per-seed values of every metric, plus timings."""
         evals = []
@@ -465,6 +500,7 @@ class Run:
                 raise RunError(f"{path} missing: run `zeroskel evaluate {self.dir}` first")
             evals.append(read_json(path))
         zsl = {k: M.summarize([e["zsl"][k] for e in evals]) for k in evals[0]["zsl"]}
+        health = self._summarize_health()
         gzsl = {b: {m: M.summarize([e["gzsl"][b][m] for e in evals]) for m in ("S", "U", "H", "gamma")}
                 for b in evals[0]["gzsl"]}
         seconds: dict[str, float] = {}
@@ -478,9 +514,16 @@ class Run:
             "encoder": self.cfg.encoder.name, "encoder_width": self.cfg.encoder.base_channels,
             "text_encoder": self.cfg.text.encoder, "text_source": self.cfg.text.source,
             "seeds": list(self.cfg.seeds), "zsl": zsl, "gzsl": gzsl, "seconds": seconds,
+            **({"health": health} if health else {}),
             "notes": {
-                "fused": "one prediction per sample from the mean of both branches' scores (headline)",
-                "either_branch": "the Neuron paper's metric: a sample counts if either branch is right",
+                "fused": "one prediction per sample from the mean of both branches' prediction scores "
+                         "(headline); a Neuron branch predicts with its last phase unless "
+                         "head prediction=mean",
+                "spatial_phase1": "spatial_phaseE / temporal_phaseE: ZSL of one phase of a branch",
+                "either_branch": "the official Neuron metric: a sample counts if either branch's "
+                                 "prediction is right (two guesses; not comparable to accuracy)",
+                "health": "prototype health on held-out seen-class clips, before and after training "
+                          "(see zeroskel.models.neuron.prototype_health)",
                 "gamma": "calibration factor chosen on the validation protocol, never on test",
             },
         }
