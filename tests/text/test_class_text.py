@@ -146,3 +146,14 @@ def test_precomputed_slot_table(tmp_path, side_info):
     assert ClassTextTable(raw, side_info.class_names, temporal="phase").id != table.id
     with pytest.raises(ValueError, match="does not match 6 phases and 2 classes"):
         ClassTextTable(raw, ["a", "b"], temporal="phase")
+
+
+def test_not_a_class_text_file(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"weights": torch.zeros(2)}, str(tmp_path / "w.safetensors"))
+    with pytest.raises(ValueError, match="w.safetensors: not a class-text file"):
+        load_class_text(tmp_path / "w.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not safetensors at all")
+    with pytest.raises(ValueError, match="junk.safetensors: cannot read class text"):
+        get_text_encoder(f"precomputed:{tmp_path / 'junk.safetensors'}")

@@ -224,3 +224,8 @@ def test_side_info_only(tmp_path):
         release.table()
     with pytest.raises(SideInfoError, match="class 'jump' missing"):
         load_official_side_info(tmp_path / "semantics" / "ntu", ["jump"])
+
+
+def test_one_release_class_for_two_names():
+    with pytest.raises(SideInfoError, match=r"release classes \['Eat meal'\] match more than one"):
+        match_class_names(["Eat meal", "drink water"], ["eat meal", "eat-meal"])

@@ -168,9 +168,18 @@ def load_class_text(path: str | os.PathLike) -> tuple[torch.Tensor, dict]:
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-            tensor = f.get_tensor("class_text")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                if "class_text" not in f.keys():
+                    raise ValueError(f"{path}: not a class-text file (no tensor 'class_text')")
+                meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+                tensor = f.get_tensor("class_text")
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: cannot read class text ({e})") from None
+        except Exception as e:  # noqa: BLE001 - safetensors' own header errors
+            if isinstance(e, ValueError) and str(e).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: cannot read class text ({type(e).__name__}: {e})") from None
     else:
         obj = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(obj, dict) or "class_text" not in obj:

@@ -244,6 +244,10 @@ def match_class_names(release_names: Sequence[str], class_names: Sequence[str], 
             notes.append(f"{where}: class {release_names[hits[0]]!r} taken as {name!r} (case/punctuation differ)")
         else:
             index.append(None)
+    taken = [i for i in index if i is not None]
+    twice = sorted({release_names[i] for i in taken if taken.count(i) > 1})
+    if twice:
+        raise SideInfoError(f"{where}: release classes {twice} match more than one of zeroskel's names")
     left = [k for k, i in enumerate(index) if i is None]
     if left:
         misplaced = [class_names[k] for k, i in enumerate(index) if i is not None and i != k]
