@@ -149,7 +149,7 @@ def locate_release(path: str | os.PathLike, dataset: str | None = None) -> Relea
         raise FileNotFoundError(f"{path}: no such release folder")
     root = _dataset_folder(path, dataset)
     nested = (root / "spatial").is_dir() or (root / "temporal").is_dir()
-    folder = {p: root / ("spatial" if p.startswith("spatial") else "temporal") if nested else root for p in PHASES}
+    folder = {p: (root / p.split("_")[0]) if nested else root for p in PHASES}  # spatial/ or temporal/
     json_files = {p: folder[p] / f"{OFFICIAL_STEMS[p]}.json" for p in PHASES}
     found = {mode: {p: _find_tensor(folder[p], stem) for p, stem in stems.items()}
              for mode, stems in TENSOR_STEMS.items()}
