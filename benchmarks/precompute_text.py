@@ -12,6 +12,7 @@ import argparse
 
 import torch
 
+from zeroskel.text.class_text import cumulative_phase_texts
 from zeroskel.text.encoders import get_text_encoder, save_precomputed
 from zeroskel.text.sideinfo import PHASES, load_shipped
 from zeroskel.text.sources import SOURCES, make_source
@@ -29,6 +30,8 @@ def main() -> None:
         for source in SOURCES:
             src = make_source(source, si)
             texts += [t for p in PHASES for n in src.class_names for t in src.texts(n, p)]
+        # text.temporal=cumulative embeds start, start+middle, start+middle+end
+        texts += [t for n in si.class_names for slot in cumulative_phase_texts(si, n) for t in slot]
     texts = list(dict.fromkeys(texts))
     enc = get_text_encoder(args.encoder)
     feats = torch.cat([enc.encode(texts[i:i + 256]) for i in range(0, len(texts), 256)])

@@ -83,3 +83,117 @@ def test_describe_needs_endpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("ZEROSKEL_LLM_BASE_URL", raising=False)
     assert _cli(["describe", "--classes", "walk", "--out", str(tmp_path / "o.json"), "--model", "m"]) == 2
     assert "--base-url" in capsys.readouterr().err
+
+
+# --- zeroskel text import-official ------------------------------------------------------------------------
+
+PREFIX = "ntu120_gpt4omini_incontext"
+OFFICIAL_JSON = ["spatial_cg", "spatial_mg", "spatial_fg", "temporal_fp", "temporal_sp", "temporal_tp"]
+SLOT_STEMS = ["spatial_cg", "spatial_mg", "spatial_fg", "temporal_fp", "temporal_fsp", "temporal_fstp"]
+
+
+def _release(semantics, names, folder="ntu", prefix=PREFIX, n=2, dim=8, rename=None):
+    """The release's semantics/<folder> as shipped, over ``names`` (JSON keys; ``rename`` edits some)."""
+    rename = rename or {}
+    feats = {}
+    gen = torch.Generator().manual_seed(0)
+    for stem in OFFICIAL_JSON:
+        sub = semantics / folder / stem.split("_")[0]
+        sub.mkdir(parents=True, exist_ok=True)
+        table = {rename.get(c, c): [f"{stem} of {c} #{i}" for i in range(n)] for c in names}
+        (sub / f"{stem}.json").write_text(json.dumps(table, indent=4), encoding="utf-8")
+    for stem in SLOT_STEMS:
+        feats[stem] = torch.randn(len(names), n, dim, generator=gen)
+        torch.save(feats[stem], semantics / folder / stem.split("_")[0] / f"{prefix}_{stem}.tar")
+    return feats
+
+
+def test_import_official_ntu60_round_trip(tmp_path, capsys):
+    from zeroskel.data.class_names import BY_DATASET
+    from zeroskel.text.encoders import get_text_encoder
+    from zeroskel.text.sideinfo import load_side_info
+
+    ntu120 = list(BY_DATASET["ntu120"])
+    feats = _release(tmp_path / "semantics", ntu120, rename={"eat meal": "Eat Meal", "drop": "drop something"})
+    _release(tmp_path / "semantics", list(BY_DATASET["pku-mmd"]), folder="pku", prefix="pkuv1_gpt4omini_incontext")
+    out = tmp_path / "imported"
+    assert _cli(["text", "import-official", str(tmp_path / "semantics"), "--dataset", "ntu60", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "class 'Eat Meal' taken as 'eat meal' (case/punctuation differ)" in captured.err
+    assert "release 'drop something' taken as 'drop' (by order)" in captured.err
+    assert f"text.side_info={out / 'side_info.json'} text.encoder=precomputed:{out / 'class_text.safetensors'}" \
+        in captured.out
+    si = load_side_info(out / "side_info.json")
+    assert si.class_names == list(BY_DATASET["ntu60"]) and si.dataset == "ntu60"
+    assert si.texts("drop", "temporal_middle") == ["temporal_sp of drop #0", "temporal_sp of drop #1"]
+    ct, meta = load_class_text(out / "class_text.safetensors")
+    assert ct.shape == (6, 60, 2, 8) and meta["temporal"] == "cumulative" and meta["class_names"] == si.class_names
+    for slot, stem in enumerate(SLOT_STEMS):  # fp / fsp / fstp in cumulative slots 0 / 1 / 2
+        assert torch.equal(ct[slot], feats[stem][:60]), stem
+    # the run's way in: text.encoder=precomputed:<file>, and text embed with it
+    table = get_text_encoder(f"precomputed:{out / 'class_text.safetensors'}")
+    assert table.temporal == "cumulative"
+    assert _cli(["text", "embed", str(out / "side_info.json"), "--encoder",
+                 f"precomputed:{out / 'class_text.safetensors'}", "--out", str(tmp_path / "e.safetensors")]) == 0
+    embedded, emeta = load_class_text(tmp_path / "e.safetensors")
+    assert torch.allclose(embedded, torch.nn.functional.normalize(ct, dim=-1), atol=1e-6)
+    assert emeta["temporal"] == "cumulative" and "temporal text cumulative" in capsys.readouterr().out
+
+
+def test_import_official_pku_and_errors(tmp_path, capsys):
+    from zeroskel.data.class_names import BY_DATASET
+
+    pku = list(BY_DATASET["pku-mmd"])
+    feats = _release(tmp_path / "semantics", pku, folder="pku", prefix="pkuv1_gpt4omini_incontext")
+    out = tmp_path / "pku"
+    assert _cli(["text", "import-official", str(tmp_path / "semantics" / "pku"), "--dataset", "pku-mmd",
+                 "--out", str(out)]) == 0
+    ct, meta = load_class_text(out / "class_text.safetensors")
+    assert ct.shape == (6, 51, 2, 8) and torch.equal(ct[5], feats["temporal_fstp"])
+    assert "pku51-46/5" in capsys.readouterr().out
+    # no ntu/ folder: one clear line, exit 1
+    assert _cli(["text", "import-official", str(tmp_path / "semantics"), "--dataset", "ntu120",
+                 "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no folder ntu/ for dataset 'ntu120'" in err
+    spatial = tmp_path / "semantics" / "pku" / "spatial"
+    torch.save({"not": "a tensor"}, spatial / "pkuv1_gpt4omini_incontext_spatial_fg.tar")
+    assert _cli(["text", "import-official", str(tmp_path / "semantics"), "--dataset", "pku-mmd",
+                 "--out", str(tmp_path / "y")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pkuv1_gpt4omini_incontext_spatial_fg.tar: expected a float tensor" in err
+    assert not (tmp_path / "y").exists()
+
+
+def test_embed_precomputed_errors_are_one_line(si_dir, tmp_path, capsys):
+    """`text embed FILE --encoder precomputed:DIR` gives one error line, not a traceback."""
+    _release(tmp_path / "semantics", ["drink water", "eat meal"])
+    for encoder, message in ((f"precomputed:{tmp_path / 'semantics' / 'ntu'}", "2 classes not in the precomputed"),
+                             (f"precomputed:{tmp_path / 'nowhere'}", "no such file or folder"),
+                             (f"precomputed:{tmp_path / 'semantics'}", None)):
+        assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", encoder,
+                     "--out", str(tmp_path / "o.safetensors")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("zeroskel text embed: ")
+        assert message is None or message in err
+    strings = tmp_path / "strings.pt"
+    from zeroskel.text.encoders import save_precomputed
+
+    save_precomputed(["only this"], torch.zeros(1, 4), strings)
+    assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", f"precomputed:{strings}",
+                 "--out", str(tmp_path / "o.safetensors")]) == 1
+    assert "texts have no precomputed feature" in capsys.readouterr().err
+    assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_embed_cumulative_flag(si_dir, tmp_path):
+    out = tmp_path / "cum.safetensors"
+    assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", "hashing:16", "--temporal", "cumulative",
+                 "--out", str(out)]) == 0
+    ct, meta = load_class_text(out)
+    assert meta["temporal"] == "cumulative"
+    phase = tmp_path / "phase.safetensors"
+    assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", "hashing:16", "--out", str(phase)]) == 0
+    ct_phase, meta_phase = load_class_text(phase)
+    assert meta_phase["temporal"] == "phase"
+    assert torch.equal(ct[:4], ct_phase[:4]) and not torch.equal(ct[5], ct_phase[5])

