@@ -136,6 +136,7 @@ def bundle_from_run(run_dir: str | Path, *, seed: int | None = None) -> Bundle:
                        "align_view": bool(head_meta.get("align_view", cfg.data.align_view)),
                        "train": False, "feature_dtype": "float16"},
         "text": {"encoder": t.encoder, "encoder_id": encoder_id, "source": t.source,
+                 "temporal": ct_meta.get("temporal", "phase") if class_text is not None else "phase",
                  "dim": int(head_kwargs.get("text_dim", class_text.shape[-1] if class_text is not None else 0)),
                  "side_info": "side_info.json" if side_info is not None else None,
                  "class_text": "class_text.safetensors" if class_text is not None else None},
@@ -212,7 +213,8 @@ def write_bundle(bundle: Bundle, out_dir: str | Path) -> Path:
 
             save_class_text(bundle.class_text, bundle.info["vocabulary"]["class_names"],
                             tmp / "class_text.safetensors", encoder_id=bundle.info["text"]["encoder_id"],
-                            dataset=bundle.info.get("dataset", ""), source=bundle.info["text"]["source"])
+                            dataset=bundle.info.get("dataset", ""), source=bundle.info["text"]["source"],
+                            temporal=bundle.info["text"].get("temporal", "phase"))
         write_json(tmp / BUNDLE_FILE, bundle.info)
         old = None
         if out_dir.exists():

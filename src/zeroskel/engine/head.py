@@ -29,6 +29,16 @@ def head_kwargs(cfg: RunConfig, feat_dim: int, text_dim: int) -> dict[str, Any]:
             **extra, **dict(cfg.head.options)}
 
 
+def head_temporal_text(cfg: RunConfig) -> str:
+    """The temporal text the configured head scores against: ``cumulative`` (official Neuron) or ``phase``."""
+    if cfg.head.name != "neuron":
+        return "phase"
+    from zeroskel.models.neuron import NeuronConfig
+
+    opts = {k: v for k, v in {**dict(cfg.head.neuron_options), **dict(cfg.head.options)}.items()}
+    return NeuronConfig.preset(cfg.head.variant, **opts).temporal_text
+
+
 def load_head(path: Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
     return load_model(path, device)
 

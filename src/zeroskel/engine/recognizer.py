@@ -154,9 +154,11 @@ class ZeroShotRecognizer:
             names = list(classes)
             si = make_source("manual", names)
             src = source or "manual"
-        key = hashlib.sha256(json.dumps([src, names, si.to_json()], sort_keys=True).encode()).hexdigest()
+        temporal = getattr(self.head, "temporal_text", "phase")  # the text the head's temporal phases expect
+        key = hashlib.sha256(json.dumps([src, names, si.to_json(), temporal], sort_keys=True).encode()).hexdigest()
         if key not in self._text_cache:
-            tensor = build_class_text(si, self.text_encoder, names, source=src, cache_dir=self.cache_dir)
+            tensor = build_class_text(si, self.text_encoder, names, source=src, cache_dir=self.cache_dir,
+                                      temporal=temporal)
             self._text_cache[key] = (names, tensor)
         return self._text_cache[key]
 

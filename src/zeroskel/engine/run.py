@@ -141,22 +141,47 @@ class Run:
         return get_text_encoder(self.cfg.text.encoder, device=str(self.device))
 
     @cached_property
+    def temporal_text(self) -> str:
+        """Which text fills the temporal class-text slots: the head's (``text.temporal=auto``) or the
+        configured one; a precomputed class-text table brings its own."""
+        from zeroskel.engine.head import head_temporal_text
+
+        mode = self.cfg.text.temporal
+        if mode == "auto":
+            mode = head_temporal_text(self.cfg)
+        if mode not in ("phase", "cumulative"):
+            raise RunError(f"text.temporal must be auto, phase or cumulative, got {mode!r}")
+        return mode
+
+    @cached_property
     def class_text(self) -> torch.Tensor:
         """(P, K_all, N_a, D) for every class of the dataset, cached in ``text/``."""
-        from zeroskel.text.class_text import build_class_text, load_class_text, save_class_text
+        from zeroskel.text.class_text import (ClassTextTable, build_class_text, load_class_text,
+                                              save_class_text)
         from zeroskel.text.sideinfo import load_shipped, load_side_info
 
         path = self.dir / "text" / "class_text.safetensors"
         names = list(self.dataset.class_names)
         if path.exists():
-            tensor, _ = load_class_text(path)
-            return tensor
+            tensor, meta = load_class_text(path)
+            if meta.get("temporal") == self.temporal_text or not self.cfg.text.side_info and \
+                    self.cfg.text.encoder.startswith("precomputed:"):
+                return tensor
         t = self.cfg.text
-        si = (load_side_info(t.side_info, names) if t.side_info
-              else load_shipped(self.protocol.dataset, names))
+        enc = self.text_encoder
+        if isinstance(enc, ClassTextTable):
+            if enc.temporal != self.temporal_text:
+                LOG.warning("the precomputed class text %s holds %s temporal text; the head scores against %s "
+                            "text (text.temporal=%s)", t.encoder, enc.temporal, self.temporal_text, t.temporal)
+            si, mode = None, enc.temporal
+        else:
+            si = (load_side_info(t.side_info, names) if t.side_info
+                  else load_shipped(self.protocol.dataset, names))
+            mode = self.temporal_text if t.source == "side-info" else "phase"
         cache = t.cache_dir or str(self.dir / "text" / "cache")
-        tensor = build_class_text(si, self.text_encoder, names, source=t.source, cache_dir=cache)
-        save_class_text(tensor, names, path, encoder_id=self.text_encoder.id, source=t.source)
+        tensor = build_class_text(si, enc, names, source=t.source, cache_dir=cache,
+                                  temporal=mode if si is not None else None)
+        save_class_text(tensor, names, path, encoder_id=enc.id, source=t.source, temporal=mode)
         return tensor
 
     def seed_dir(self, seed: int) -> Path:

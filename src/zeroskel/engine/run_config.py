@@ -77,6 +77,8 @@ class TextConfig:
     source: str = "side-info"        # side-info | one-turn | manual
     side_info: str = ""              # JSON file; empty: the side information shipped for the dataset
     cache_dir: str = ""              # embedding cache; empty: RUN_DIR/text_cache
+    temporal: str = "auto"           # temporal slots: cumulative (start; +middle; +end) | phase |
+                                     # auto: what the head scores against (official Neuron: cumulative)
 
 
 @dataclass
