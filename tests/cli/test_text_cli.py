@@ -43,6 +43,19 @@ def test_show_env_override_and_texts(si_dir, monkeypatch, capsys):
     assert out.startswith("mini: 2 classes, 5 descriptions per phase") and "[temporal_end] standUp: temporal_end #4" in out
 
 
+def test_show_version_and_history(tmp_path, capsys):
+    classes = {c: {p: [f"{c}: {p} #{i}" for i in range(2)] for p in PHASES} for c in ("walk", "carry")}
+    history = [{"version": 1, "source": "first draft", "num_descriptions": 5}]
+    save_side_info(SideInformation(classes, dataset="v", source="second draft", version=2, history=history),
+                   tmp_path / "v.json")
+    assert _cli(["text", "show", "v", "--json", "--side-info-dir", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["version"] == 2 and report["history"] == history
+    assert _cli(["text", "show", "v", "--side-info-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "version 2" in out and "history: version 1 (source: first draft, num_descriptions: 5)" in out
+
+
 def test_show_through_main_entry_point(si_dir, capsys, monkeypatch):
     from zeroskel.cli.main import main
 

@@ -82,6 +82,7 @@ def _show(args: argparse.Namespace) -> int:
             entry["texts"] = {p: si.texts(name, p) for p in PHASES}
         classes.append(entry)
     report = {"dataset": si.dataset or args.dataset, "source": si.source, "file": si.origin,
+              "version": si.version, "history": si.history,
               "num_classes": len(si), "num_descriptions": si.num_descriptions, "phases": list(PHASES),
               "classes": classes}
     if args.json:
@@ -89,6 +90,11 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print(f"{report['dataset']}: {len(si)} classes, {si.num_descriptions} descriptions per phase "
           f"({si.source})")
+    if si.version is not None or si.history:
+        print(f"version {si.version if si.version is not None else '-'}")
+        for entry in si.history:
+            rest = ", ".join(f"{k}: {v}" for k, v in entry.items() if k != "version")
+            print(f"  history: version {entry.get('version', '-')}" + (f" ({rest})" if rest else ""))
     for entry in classes:
         print(f"  {entry['name']}")
         if args.texts:
