@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from zeroskel.cli import text_cmd
+from zeroskel.data.protocols import get_protocol
 from zeroskel.text.class_text import load_class_text
 from zeroskel.text.sideinfo import PHASES, SIDE_INFO_DIR_ENV, SideInformation, save_side_info
 
@@ -96,3 +97,46 @@ def test_describe_needs_endpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("ZEROSKEL_LLM_BASE_URL", raising=False)
     assert _cli(["describe", "--classes", "walk", "--out", str(tmp_path / "o.json"), "--model", "m"]) == 2
     assert "--base-url" in capsys.readouterr().err
+
+
+def test_check_json_on_a_file(si_dir, capsys):
+    assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "hashing:256", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "mini" and report["num_classes"] == 2 and report["encoder"] == "hashing:256"
+    assert list(report["phases"]) == [*PHASES, "all"] and report["protocols"] == {}  # 'mini' has no folds
+    # "sitDown: spatial_coarse #0" vs "standUp: spatial_coarse #0": the class name is the only different word
+    assert report["phases"]["spatial_mid"]["loo_top1"] == 100.0 and report["near_duplicates"] == []
+    assert report["phases"]["spatial_mid"]["between_max"] == pytest.approx(0.6875)  # shared words: (25 + 25 + 5) / 80
+    assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "hashing:256", "--threshold", "0.6"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: near-duplicate classes 'sitDown' and 'standUp': class-mean cosine >= 0.6 in coarse 0.688" in out
+
+
+def test_check_shipped_dataset_default_folds_and_text(capsys):
+    assert _cli(["text", "check", "msr-action3d", "--encoder", "hashing:512"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("msr-action3d: 20 classes x ")
+    assert "phase" in out and "LOO top-1" in out and "between mean" in out and "spread" in out
+    assert "closest pairs:" in out and "(chance 5.0%" in out
+    rows = [line.split()[0] for line in out.splitlines() if line.startswith("  msr-f")]
+    assert rows == ["msr-f1", "msr-f2", "msr-f3", "msr-f4"]
+
+
+def test_check_protocol_choice(capsys):
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--json", "--protocols", "utd-f2,utd-f4"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["protocols"]) == ["utd-f2", "utd-f4"]
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--json", "--protocol-family", "utd"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["protocols"]) == [f"utd-f{i}" for i in range(1, 6)]
+    assert report["protocols"]["utd-f3"]["classes"] == get_protocol("utd-f3").as_dict()["unseen_names"]
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--protocols", "msr-f1"]) == 2
+    assert "protocol 'msr-f1': unseen classes" in capsys.readouterr().err
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--protocol-family", "nope"]) == 2
+    assert "no protocol of family 'nope'" in capsys.readouterr().err
+
+
+def test_check_default_encoder_is_minilm(si_dir, capsys):
+    assert _cli(["text", "check", "mini", "--side-info-dir", str(si_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["encoder"] == "minilm:all-MiniLM-L6-v2" and report["num_descriptions"] == 5
+    assert 0 <= report["phases"]["spatial_coarse"]["loo_top1"] <= 100

@@ -4,11 +4,13 @@
     zeroskel describe --classes "sit to stand,stand to sit" --out si.json --dry-run
     zeroskel text embed utd.json --encoder minilm --out utd-minilm.safetensors
     zeroskel text show utd-mhad --json
+    zeroskel text check utd-mhad --json              # does the text tell the classes apart? (no skeletons)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -126,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     t = subparsers.add_parser("text", help="side information and text embeddings")
     tsub = t.add_subparsers(dest="text_command", metavar="SUBCOMMAND", required=True)
+    _register_check(tsub)
 
     e = tsub.add_parser("embed", help="embed side information into a (6, K, N_a, D) class-text tensor")
     e.add_argument("side_info", help="side-information JSON, or a shipped dataset name")
@@ -144,3 +147,87 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--side-info-dir", help="read from this folder instead of the package "
                                            "(also $ZEROSKEL_SIDE_INFO_DIR)")
     s.set_defaults(func=_show)
+
+
+# --- zeroskel text check -----------------------------------------------------------------------------------
+
+_FOLD = re.compile(r".+-f\d+")  # the zero-shot folds of the small datasets: utd-f1..f5, msr-f1..f4, utk-f1..f2
+
+
+def fold_protocols(dataset: str, class_names: list[str] | None = None) -> dict[str, list[str]]:
+    """The fold protocols registered for ``dataset`` -> their unseen class names (only the folds whose unseen
+    classes are all in ``class_names`` when given)."""
+    from zeroskel.data.protocols import get_protocol, list_protocols
+
+    folds = {}
+    for name in list_protocols(dataset):
+        unseen = get_protocol(name).as_dict()["unseen_names"]
+        if _FOLD.fullmatch(name) and (class_names is None or all(n in class_names for n in unseen)):
+            folds[name] = unseen
+    return folds
+
+
+def _check_protocols(args: argparse.Namespace, dataset: str) -> dict[str, list[str]]:
+    """{protocol: unseen class names} from --protocols, --protocol-family or the dataset's folds."""
+    from zeroskel.data.protocols import get_protocol, list_protocols
+    from zeroskel.engine.bench import protocol_family
+
+    if args.protocols:
+        names = [n.strip() for n in args.protocols.split(",") if n.strip()]
+    elif args.protocol_family:
+        names = [n for n in list_protocols() if protocol_family(n) == args.protocol_family]
+        if not names:
+            families = sorted({protocol_family(n) for n in list_protocols()})
+            raise ValueError(f"no protocol of family {args.protocol_family!r} (families: {', '.join(families)})")
+    else:
+        return fold_protocols(dataset)
+    return {n: get_protocol(n).as_dict()["unseen_names"] for n in names}
+
+
+def run_check(si, encoder_name: str, protocols: dict[str, list[str]] | None, *, device: str = "cpu",
+              cache_dir: str | None = None, threshold: float | None = None):
+    """Load the encoder and run ``zeroskel.text.diagnostics.check_side_info``."""
+    from zeroskel.text.diagnostics import DUPLICATE_COSINE, check_side_info
+    from zeroskel.text.encoders import get_text_encoder
+
+    encoder = get_text_encoder(encoder_name, device=device)
+    return check_side_info(si, encoder, protocols=protocols, cache_dir=cache_dir,
+                           duplicate_threshold=DUPLICATE_COSINE if threshold is None else threshold)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from zeroskel.data.protocols import UnknownNameError
+    from zeroskel.text.sideinfo import SideInfoError, list_shipped
+
+    try:
+        si = _load_side_info(args.side_info, args.side_info_dir)
+        shipped = not Path(args.side_info).exists() and args.side_info in list_shipped(args.side_info_dir)
+        protocols = _check_protocols(args, args.side_info if shipped else si.dataset)
+        report = run_check(si, args.encoder, protocols, device=args.device, cache_dir=args.cache_dir,
+                           threshold=args.threshold)
+    except (SideInfoError, UnknownNameError, ValueError) as e:
+        print(f"zeroskel text check: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if args.json else report.format_text())
+    return 0
+
+
+def _register_check(tsub: argparse._SubParsersAction) -> None:
+    c = tsub.add_parser("check", help="how well the side information separates the classes (no skeletons)",
+                        description="Label-free text diagnostics per phase: leave-one-out description -> class "
+                                    "top-1, between-class cosine, within-class spread, the unseen classes of "
+                                    "each protocol, and near-duplicate classes.")
+    c.add_argument("side_info", help="side-information JSON, or a shipped dataset name (utd-mhad, msr-action3d, "
+                                     "utkinect, nw-ucla)")
+    c.add_argument("--encoder", default="minilm", help="text encoder name or path (default: minilm)")
+    which = c.add_mutually_exclusive_group()
+    which.add_argument("--protocols", help="comma-separated protocols whose unseen classes to compare "
+                                           "(default: every fold protocol of the dataset, e.g. utd-f1..f5)")
+    which.add_argument("--protocol-family", help="all protocols of a family: utd, msr, utk, ntu60-r, ...")
+    c.add_argument("--threshold", type=float, help="class-mean cosine from which two classes are reported as "
+                                                   "near-duplicates (default 0.9)")
+    c.add_argument("--json", action="store_true", help="one JSON object with every number")
+    c.add_argument("--cache-dir", help="embedding cache folder")
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--side-info-dir", help="folder of shipped side information (default: the package's)")
+    c.set_defaults(func=_check)
