@@ -26,28 +26,42 @@ def _class_names(spec: str) -> list[str]:
 
 
 def _describe(args: argparse.Namespace) -> int:
+    from zeroskel.data.class_names import BY_DATASET
     from zeroskel.text import describe
 
     names = _class_names(args.classes)
-    dataset = args.dataset or ""
+    # --classes utd-mhad names the dataset too (for the prompt's context and the folds of the check)
+    dataset = args.dataset or (args.classes if args.classes in BY_DATASET and not Path(args.classes).exists() else "")
     if args.dry_run:
-        print(describe.dry_run_text(names, num_descriptions=args.num_descriptions, dataset=dataset))
+        print(describe.dry_run_text(names, num_descriptions=args.num_descriptions, dataset=dataset,
+                                    context=args.context))
         return 0
     try:
         config = describe.LLMConfig.from_env(args.base_url, args.model, args.api_key, max_retries=args.max_retries,
-                                             backoff=args.backoff, temperature=args.temperature)
+                                             backoff=args.backoff, temperature=args.temperature,
+                                             timeout=args.timeout)
     except ValueError as e:
         print(f"zeroskel describe: {e}", file=sys.stderr)
         return 2
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     try:
         si = describe.run_describe(names, args.out, config=config, num_descriptions=args.num_descriptions,
-                                   cache_dir=args.cache_dir, dataset=dataset, max_reasks=args.max_reasks, log=log)
+                                   cache_dir=args.cache_dir, dataset=dataset, context=args.context,
+                                   max_reasks=args.max_reasks, log=log,
+                                   warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
     except (describe.LLMError, describe.DescribeError) as e:
         print(f"zeroskel describe: {e}\n(answers so far are cached; rerun the same command to resume)",
               file=sys.stderr)
         return 1
     print(f"wrote {args.out}: {len(si)} classes x {len(si.phases)} phases x {si.num_descriptions} descriptions")
+    if not args.no_check:
+        try:
+            report = run_check(si, args.check_encoder, fold_protocols(dataset, si.class_names) if dataset else {})
+        except (ValueError, OSError, ImportError) as e:
+            print(f"zeroskel describe: text check skipped ({e}); run zeroskel text check {args.out}",
+                  file=sys.stderr)
+        else:
+            print(report.format_text())
     return 0
 
 
@@ -112,17 +126,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--classes", required=True,
                    help="dataset name, a file (JSON list or one name per line) or a comma-separated list")
     d.add_argument("--out", required=True, help="side-information JSON to write")
-    d.add_argument("--dataset", default="", help="dataset name stored in the file and named in the prompt")
+    d.add_argument("--dataset", default="", help="dataset name stored in the file and named in the prompt "
+                                                 "(default: --classes when that is a dataset name)")
+    d.add_argument("--context", default="", help="text about the recordings, the same for every class "
+                                                  "(added to the system prompt)")
     d.add_argument("--base-url", help="endpoint base URL (default $ZEROSKEL_LLM_BASE_URL)")
     d.add_argument("--model", help="model name (default $ZEROSKEL_LLM_MODEL)")
     d.add_argument("--api-key", help="API key (default $OPENAI_API_KEY)")
-    d.add_argument("--num-descriptions", type=int, default=5, help="N_a descriptions per class and phase")
+    d.add_argument("--num-descriptions", type=int, default=10, help="N_a descriptions per class and phase")
     d.add_argument("--cache-dir", help="answer cache folder (default OUT.cache next to --out)")
     d.add_argument("--temperature", type=float, default=0.7)
-    d.add_argument("--max-retries", type=int, default=5, help="retries of transient HTTP errors")
+    d.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="seconds per HTTP request")
+    d.add_argument("--max-retries", type=int, default=5,
+                   help="retries of transient HTTP errors (5xx, 429, timeouts, a 200 that is not a chat completion)")
     d.add_argument("--backoff", type=float, default=1.0, help="first retry delay (s), doubled each retry")
     d.add_argument("--max-reasks", type=int, default=2, help="re-asks after a malformed answer")
     d.add_argument("--dry-run", action="store_true", help="print the prompts, call nothing")
+    d.add_argument("--no-check", action="store_true", help="skip the text check printed at the end")
+    d.add_argument("--check-encoder", default="minilm", help="text encoder of the final check (default minilm)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_describe)
 
