@@ -231,7 +231,8 @@ def test_adding_a_class_asks_only_about_it(tmp_path, llm_server):
                               dataset="toy")
     assert len(srv2.requests) == 6  # the two cached conversations stay valid
     assert all('"jump"' in body["messages"][1]["content"] for body in srv2.requests)
-    assert si.class_names == [*CLASSES, "jump"] and si.texts("jump", "temporal_end") == _expected("jump", "temporal_end")
+    assert si.class_names == [*CLASSES, "jump"]
+    assert si.texts("jump", "temporal_end") == _expected("jump", "temporal_end")
     with llm_server(n=N) as srv3:  # another dataset context is another conversation
         describe_classes(["jump"], ChatClient(_config(srv3)), num_descriptions=N, cache_dir=tmp_path, dataset="other")
     assert len(srv3.requests) == 6

@@ -25,10 +25,10 @@ SYSTEM = (
     "wrists, hands, hips, knees, ankles, feet) and how they move; no objects, clothes or scene. Each "
     f"description is short (at most about {MAX_WORDS} words) and says what moves: which body part, in which "
     "direction (left/right, up/down, forward/backward, clockwise/counter-clockwise), along what path shape, "
-    "how far, how fast, what touches what, and what the rest of the body does when that tells actions apart. Never write "
-    "a sentence that would fit most actions (such as 'the person stands upright', 'the movement is smooth' or "
-    "'the body returns to a neutral pose'): every description, at every level of detail and in every phase "
-    "of the motion, must hold for this action and not for other actions."
+    "how far, how fast, what touches what, and what the rest of the body does when that tells actions apart. "
+    "Never write a sentence that would fit most actions (such as 'the person stands upright', 'the movement "
+    "is smooth' or 'the body returns to a neutral pose'): every description, at every level of detail and "
+    "in every phase of the motion, must hold for this action and not for other actions."
 )
 
 _FORMAT = (
