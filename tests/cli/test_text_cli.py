@@ -65,40 +65,6 @@ def test_show_through_main_entry_point(si_dir, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out)["num_classes"] == 2
 
 
-@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
-def test_embed_file(si_dir, tmp_path, suffix, capsys):
-    out = tmp_path / f"ct{suffix}"
-    assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", "hashing:16", "--out", str(out),
-                 "--cache-dir", str(tmp_path / "cache")]) == 0
-    ct, meta = load_class_text(out)
-    assert ct.shape == (6, 2, 5, 16) and ct.dtype == torch.float32
-    assert torch.allclose(ct.norm(dim=-1), torch.ones(6, 2, 5), atol=1e-5)
-    assert meta["class_names"] == ["sitDown", "standUp"] and meta["encoder"] == "hashing:16"
-    assert "(6, 2, 5, 16)" in capsys.readouterr().out
-    assert any((tmp_path / "cache").iterdir())
-
-
-def test_embed_shipped_name_manual_source_minilm(si_dir, tmp_path):
-    out = tmp_path / "manual.safetensors"
-    assert _cli(["text", "embed", "mini", "--side-info-dir", str(si_dir), "--source", "manual",
-                 "--out", str(out)]) == 0  # default encoder: the bundled MiniLM
-    ct, meta = load_class_text(out)
-    assert ct.shape == (6, 2, 1, 384) and meta["encoder"] == "minilm:all-MiniLM-L6-v2" and meta["source"] == "manual"
-    assert torch.equal(ct[0], ct[5])  # the class name, replicated to every phase
-
-
-def test_describe_dry_run_dataset_classes(tmp_path, capsys):
-    assert _cli(["describe", "--classes", "utkinect", "--out", str(tmp_path / "o.json"), "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    assert out.count("=== class: ") == 10 and '"sitDown"' in out and not (tmp_path / "o.json").exists()
-
-
-def test_describe_needs_endpoint(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("ZEROSKEL_LLM_BASE_URL", raising=False)
-    assert _cli(["describe", "--classes", "walk", "--out", str(tmp_path / "o.json"), "--model", "m"]) == 2
-    assert "--base-url" in capsys.readouterr().err
-
-
 def test_check_json_on_a_file(si_dir, capsys):
     assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "hashing:256", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -140,3 +106,37 @@ def test_check_default_encoder_is_minilm(si_dir, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["encoder"] == "minilm:all-MiniLM-L6-v2" and report["num_descriptions"] == 5
     assert 0 <= report["phases"]["spatial_coarse"]["loo_top1"] <= 100
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_embed_file(si_dir, tmp_path, suffix, capsys):
+    out = tmp_path / f"ct{suffix}"
+    assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", "hashing:16", "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    ct, meta = load_class_text(out)
+    assert ct.shape == (6, 2, 5, 16) and ct.dtype == torch.float32
+    assert torch.allclose(ct.norm(dim=-1), torch.ones(6, 2, 5), atol=1e-5)
+    assert meta["class_names"] == ["sitDown", "standUp"] and meta["encoder"] == "hashing:16"
+    assert "(6, 2, 5, 16)" in capsys.readouterr().out
+    assert any((tmp_path / "cache").iterdir())
+
+
+def test_embed_shipped_name_manual_source_minilm(si_dir, tmp_path):
+    out = tmp_path / "manual.safetensors"
+    assert _cli(["text", "embed", "mini", "--side-info-dir", str(si_dir), "--source", "manual",
+                 "--out", str(out)]) == 0  # default encoder: the bundled MiniLM
+    ct, meta = load_class_text(out)
+    assert ct.shape == (6, 2, 1, 384) and meta["encoder"] == "minilm:all-MiniLM-L6-v2" and meta["source"] == "manual"
+    assert torch.equal(ct[0], ct[5])  # the class name, replicated to every phase
+
+
+def test_describe_dry_run_dataset_classes(tmp_path, capsys):
+    assert _cli(["describe", "--classes", "utkinect", "--out", str(tmp_path / "o.json"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("=== class: ") == 10 and '"sitDown"' in out and not (tmp_path / "o.json").exists()
+
+
+def test_describe_needs_endpoint(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ZEROSKEL_LLM_BASE_URL", raising=False)
+    assert _cli(["describe", "--classes", "walk", "--out", str(tmp_path / "o.json"), "--model", "m"]) == 2
+    assert "--base-url" in capsys.readouterr().err

@@ -2,9 +2,9 @@
 
     zeroskel describe --classes utd-mhad --out utd.json --base-url http://localhost:8000/v1 --model qwen
     zeroskel describe --classes "sit to stand,stand to sit" --out si.json --dry-run
+    zeroskel text check utd-mhad --json              # does the text tell the classes apart? (no skeletons)
     zeroskel text embed utd.json --encoder minilm --out utd-minilm.safetensors
     zeroskel text show utd-mhad --json
-    zeroskel text check utd-mhad --json              # does the text tell the classes apart? (no skeletons)
 """
 from __future__ import annotations
 
@@ -120,56 +120,6 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    d = subparsers.add_parser("describe", help="generate side information with an OpenAI-compatible LLM",
-                              description="Multi-turn side-information generation (resumable, cached).")
-    d.add_argument("--classes", required=True,
-                   help="dataset name, a file (JSON list or one name per line) or a comma-separated list")
-    d.add_argument("--out", required=True, help="side-information JSON to write")
-    d.add_argument("--dataset", default="", help="dataset name stored in the file and named in the prompt "
-                                                 "(default: --classes when that is a dataset name)")
-    d.add_argument("--context", default="", help="text about the recordings, the same for every class "
-                                                  "(added to the system prompt)")
-    d.add_argument("--base-url", help="endpoint base URL (default $ZEROSKEL_LLM_BASE_URL)")
-    d.add_argument("--model", help="model name (default $ZEROSKEL_LLM_MODEL)")
-    d.add_argument("--api-key", help="API key (default $OPENAI_API_KEY)")
-    d.add_argument("--num-descriptions", type=int, default=10, help="N_a descriptions per class and phase")
-    d.add_argument("--cache-dir", help="answer cache folder (default OUT.cache next to --out)")
-    d.add_argument("--temperature", type=float, default=0.7)
-    d.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="seconds per HTTP request")
-    d.add_argument("--max-retries", type=int, default=5,
-                   help="retries of transient HTTP errors (5xx, 429, timeouts, a 200 that is not a chat completion)")
-    d.add_argument("--backoff", type=float, default=1.0, help="first retry delay (s), doubled each retry")
-    d.add_argument("--max-reasks", type=int, default=2, help="re-asks after a malformed answer")
-    d.add_argument("--dry-run", action="store_true", help="print the prompts, call nothing")
-    d.add_argument("--no-check", action="store_true", help="skip the text check printed at the end")
-    d.add_argument("--check-encoder", default="minilm", help="text encoder of the final check (default minilm)")
-    d.add_argument("--quiet", action="store_true")
-    d.set_defaults(func=_describe)
-
-    t = subparsers.add_parser("text", help="side information and text embeddings")
-    tsub = t.add_subparsers(dest="text_command", metavar="SUBCOMMAND", required=True)
-    _register_check(tsub)
-
-    e = tsub.add_parser("embed", help="embed side information into a (6, K, N_a, D) class-text tensor")
-    e.add_argument("side_info", help="side-information JSON, or a shipped dataset name")
-    e.add_argument("--encoder", default="minilm", help="encoder name or path (see zeroskel.text.encoders)")
-    e.add_argument("--out", required=True, help=".safetensors (tensor + metadata) or .pt file")
-    e.add_argument("--source", default="side-info", choices=("side-info", "one-turn", "manual"))
-    e.add_argument("--cache-dir", help="embedding cache folder")
-    e.add_argument("--device", default="cpu")
-    e.add_argument("--side-info-dir", help="folder of shipped side information (default: the package's)")
-    e.set_defaults(func=_embed)
-
-    s = tsub.add_parser("show", help="the shipped side information of a dataset")
-    s.add_argument("dataset", help="utd-mhad, msr-action3d, utkinect or nw-ucla")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.add_argument("--texts", action="store_true", help="include the descriptions")
-    s.add_argument("--side-info-dir", help="read from this folder instead of the package "
-                                           "(also $ZEROSKEL_SIDE_INFO_DIR)")
-    s.set_defaults(func=_show)
-
-
 # --- zeroskel text check -----------------------------------------------------------------------------------
 
 _FOLD = re.compile(r".+-f\d+")  # the zero-shot folds of the small datasets: utd-f1..f5, msr-f1..f4, utk-f1..f2
@@ -252,3 +202,53 @@ def _register_check(tsub: argparse._SubParsersAction) -> None:
     c.add_argument("--device", default="cpu")
     c.add_argument("--side-info-dir", help="folder of shipped side information (default: the package's)")
     c.set_defaults(func=_check)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    d = subparsers.add_parser("describe", help="generate side information with an OpenAI-compatible LLM",
+                              description="Multi-turn side-information generation (resumable, cached).")
+    d.add_argument("--classes", required=True,
+                   help="dataset name, a file (JSON list or one name per line) or a comma-separated list")
+    d.add_argument("--out", required=True, help="side-information JSON to write")
+    d.add_argument("--dataset", default="", help="dataset name stored in the file and named in the prompt "
+                                                 "(default: --classes when that is a dataset name)")
+    d.add_argument("--context", default="", help="text about the recordings, the same for every class "
+                                                  "(added to the system prompt)")
+    d.add_argument("--base-url", help="endpoint base URL (default $ZEROSKEL_LLM_BASE_URL)")
+    d.add_argument("--model", help="model name (default $ZEROSKEL_LLM_MODEL)")
+    d.add_argument("--api-key", help="API key (default $OPENAI_API_KEY)")
+    d.add_argument("--num-descriptions", type=int, default=10, help="N_a descriptions per class and phase")
+    d.add_argument("--cache-dir", help="answer cache folder (default OUT.cache next to --out)")
+    d.add_argument("--temperature", type=float, default=0.7)
+    d.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="seconds per HTTP request")
+    d.add_argument("--max-retries", type=int, default=5,
+                   help="retries of transient HTTP errors (5xx, 429, timeouts, a 200 that is not a chat completion)")
+    d.add_argument("--backoff", type=float, default=1.0, help="first retry delay (s), doubled each retry")
+    d.add_argument("--max-reasks", type=int, default=2, help="re-asks after a malformed answer")
+    d.add_argument("--dry-run", action="store_true", help="print the prompts, call nothing")
+    d.add_argument("--no-check", action="store_true", help="skip the text check printed at the end")
+    d.add_argument("--check-encoder", default="minilm", help="text encoder of the final check (default minilm)")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=_describe)
+
+    t = subparsers.add_parser("text", help="side information and text embeddings")
+    tsub = t.add_subparsers(dest="text_command", metavar="SUBCOMMAND", required=True)
+    _register_check(tsub)
+
+    e = tsub.add_parser("embed", help="embed side information into a (6, K, N_a, D) class-text tensor")
+    e.add_argument("side_info", help="side-information JSON, or a shipped dataset name")
+    e.add_argument("--encoder", default="minilm", help="encoder name or path (see zeroskel.text.encoders)")
+    e.add_argument("--out", required=True, help=".safetensors (tensor + metadata) or .pt file")
+    e.add_argument("--source", default="side-info", choices=("side-info", "one-turn", "manual"))
+    e.add_argument("--cache-dir", help="embedding cache folder")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--side-info-dir", help="folder of shipped side information (default: the package's)")
+    e.set_defaults(func=_embed)
+
+    s = tsub.add_parser("show", help="the shipped side information of a dataset")
+    s.add_argument("dataset", help="utd-mhad, msr-action3d, utkinect or nw-ucla")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--texts", action="store_true", help="include the descriptions")
+    s.add_argument("--side-info-dir", help="read from this folder instead of the package "
+                                           "(also $ZEROSKEL_SIDE_INFO_DIR)")
+    s.set_defaults(func=_show)

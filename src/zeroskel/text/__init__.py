@@ -10,7 +10,6 @@ This package never imports ``zeroskel.data``: class names come in as plain lists
 from __future__ import annotations
 
 from zeroskel.text.class_text import build_class_embeddings, build_class_text, load_class_text, save_class_text
-from zeroskel.text.diagnostics import TextCheck, check_side_info
 from zeroskel.text.embed_cache import CachedEncoder, EmbeddingCache
 from zeroskel.text.encoders import DEFAULT_ENCODER, TextEncoder, get_text_encoder, list_text_encoders
 from zeroskel.text.sideinfo import (
@@ -18,11 +17,12 @@ from zeroskel.text.sideinfo import (
     load_side_info, save_side_info, validate,
 )
 from zeroskel.text.sources import SOURCES, make_source
+from zeroskel.text.diagnostics import TextCheck, check_side_info
 
 __all__ = [
+    "check_side_info", "TextCheck",
     "PHASES", "SPATIAL_PHASES", "TEMPORAL_PHASES", "SOURCES", "DEFAULT_ENCODER",
     "SideInformation", "SideInfoError", "load_side_info", "save_side_info", "validate", "load_shipped",
     "list_shipped", "make_source", "TextEncoder", "get_text_encoder", "list_text_encoders", "EmbeddingCache",
     "CachedEncoder", "build_class_text", "build_class_embeddings", "save_class_text", "load_class_text",
-    "check_side_info", "TextCheck",
 ]
