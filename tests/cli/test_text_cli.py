@@ -101,6 +101,16 @@ def test_check_protocol_choice(capsys):
     assert "no protocol of family 'nope'" in capsys.readouterr().err
 
 
+def test_check_default_folds_only_those_the_file_covers(tmp_path, capsys):
+    """A file of some UTD-MHAD classes: the default rows are the folds whose unseen classes it holds."""
+    from zeroskel.text.sideinfo import load_shipped
+
+    f4 = get_protocol("utd-f4").as_dict()["unseen_names"]
+    save_side_info(load_shipped("utd-mhad").subset([*f4, "sit to stand"]), tmp_path / "part.json")
+    assert _cli(["text", "check", str(tmp_path / "part.json"), "--encoder", "hashing:64", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["protocols"]) == ["utd-f4"]
+
+
 def test_check_default_encoder_is_minilm(si_dir, capsys):
     assert _cli(["text", "check", "mini", "--side-info-dir", str(si_dir), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -138,20 +138,22 @@ def fold_protocols(dataset: str, class_names: list[str] | None = None) -> dict[s
     return folds
 
 
-def _check_protocols(args: argparse.Namespace, dataset: str) -> dict[str, list[str]]:
-    """{protocol: unseen class names} from --protocols, --protocol-family or the dataset's folds."""
+def _check_protocols(args: argparse.Namespace, dataset: str, class_names: list[str]) -> dict[str, list[str]]:
+    """{protocol: unseen class names} from --protocols, --protocol-family, or else the dataset's folds (those
+    whose unseen classes the side information holds)."""
     from zeroskel.data.protocols import get_protocol, list_protocols
-    from zeroskel.engine.bench import protocol_family
 
     if args.protocols:
         names = [n.strip() for n in args.protocols.split(",") if n.strip()]
     elif args.protocol_family:
+        from zeroskel.engine.bench import protocol_family
+
         names = [n for n in list_protocols() if protocol_family(n) == args.protocol_family]
         if not names:
             families = sorted({protocol_family(n) for n in list_protocols()})
             raise ValueError(f"no protocol of family {args.protocol_family!r} (families: {', '.join(families)})")
     else:
-        return fold_protocols(dataset)
+        return fold_protocols(dataset, class_names)
     return {n: get_protocol(n).as_dict()["unseen_names"] for n in names}
 
 
@@ -173,7 +175,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         si = _load_side_info(args.side_info, args.side_info_dir)
         shipped = not Path(args.side_info).exists() and args.side_info in list_shipped(args.side_info_dir)
-        protocols = _check_protocols(args, args.side_info if shipped else si.dataset)
+        protocols = _check_protocols(args, args.side_info if shipped else si.dataset, si.class_names)
         report = run_check(si, args.encoder, protocols, device=args.device, cache_dir=args.cache_dir,
                            threshold=args.threshold)
     except (SideInfoError, UnknownNameError, ValueError) as e:
