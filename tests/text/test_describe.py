@@ -316,3 +316,16 @@ def test_cli_describe_dataset_prints_the_check(tmp_path, llm_server, capsys):
     out = captured.out
     assert "wrote" in out and "LOO top-1" in out and "closest pairs:" in out
     assert [line.split()[0] for line in out.splitlines() if line.startswith("  utk-f")] == ["utk-f1", "utk-f2"]
+
+
+def test_corrupt_cache_then_malformed_first_turn_warns_once(tmp_path, llm_server):
+    with llm_server(n=N) as srv:
+        describe_classes(CLASSES[:1], ChatClient(_config(srv)), num_descriptions=N, cache_dir=tmp_path)
+    [bad] = list(tmp_path.glob("*.json"))
+    bad.write_text("[")
+    warned = []
+    with llm_server(n=N, behaviour=lambda i, body: ("content", "no idea")) as srv2:
+        with pytest.raises(DescribeError, match=r"class 'sit to stand' phase 'spatial_coarse'"):
+            describe_classes(CLASSES[:1], ChatClient(_config(srv2)), num_descriptions=N, cache_dir=tmp_path,
+                             max_reasks=1, warn=warned.append)
+    assert len(srv2.requests) == 2 and len(warned) == 1

@@ -48,7 +48,11 @@ class _BadReply(Exception):
 
 
 class MalformedAnswer(ValueError):
-    """An answer that is not a usable list of descriptions."""
+    """An answer that is not a usable list of descriptions (``phase``: the turn, when known)."""
+
+    def __init__(self, message: str, phase: str = ""):
+        super().__init__(message)
+        self.phase = phase
 
 
 class DescribeError(RuntimeError):
@@ -294,7 +298,8 @@ def describe_class(class_name: str, client: ChatClient, cache: ConversationCache
                 break
             except MalformedAnswer as e:
                 if tries == max_reasks:
-                    raise MalformedAnswer(f"{e} after {tries + 1} answers; last answer: {answer[:200]!r}") from None
+                    raise MalformedAnswer(f"{e} after {tries + 1} answers; last answer: {answer[:200]!r}",
+                                          phase) from None
                 if log:
                     log(f"{class_name} / {phase}: malformed answer ({e}), asking again")
                 attempt = attempt + [{"role": "assistant", "content": answer},
@@ -338,9 +343,7 @@ def describe_classes(class_names: Sequence[str], client: ChatClient, *, num_desc
             classes[name] = describe_class(name, client, cache, num_descriptions=num_descriptions, system=system,
                                            max_reasks=max_reasks, log=log)
         except MalformedAnswer as e:
-            key = conversation_key(name, client.config.model, num_descriptions, system)
-            done = len(cache.load(name, key, num_descriptions))
-            failures.append((name, PHASES[done], str(e)))
+            failures.append((name, e.phase, str(e)))
     if failures:
         raise DescribeError(failures)
     host = re.sub(r"^https?://", "", client.config.base_url).split("/")[0]
