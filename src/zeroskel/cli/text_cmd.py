@@ -219,7 +219,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--base-url", help="endpoint base URL (default $ZEROSKEL_LLM_BASE_URL)")
     d.add_argument("--model", help="model name (default $ZEROSKEL_LLM_MODEL)")
     d.add_argument("--api-key", help="API key (default $OPENAI_API_KEY)")
-    d.add_argument("--num-descriptions", type=int, default=10, help="N_a descriptions per class and phase (default 10)")
+    d.add_argument("--num-descriptions", type=int, default=10,
+                   help="N_a descriptions per class and phase (default 10)")
     d.add_argument("--cache-dir", help="answer cache folder (default OUT.cache next to --out)")
     d.add_argument("--temperature", type=float, default=0.7)
     d.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS", help="seconds per HTTP request")
