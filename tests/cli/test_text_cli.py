@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from zeroskel.cli import text_cmd
+from zeroskel.data.protocols import get_protocol
 from zeroskel.text.class_text import load_class_text
 from zeroskel.text.sideinfo import PHASES, SIDE_INFO_DIR_ENV, SideInformation, save_side_info
 
@@ -43,12 +44,78 @@ def test_show_env_override_and_texts(si_dir, monkeypatch, capsys):
     assert out.startswith("mini: 2 classes, 5 descriptions per phase") and "[temporal_end] standUp: temporal_end #4" in out
 
 
+def test_show_version_and_history(tmp_path, capsys):
+    classes = {c: {p: [f"{c}: {p} #{i}" for i in range(2)] for p in PHASES} for c in ("walk", "carry")}
+    history = [{"version": 1, "source": "first draft", "num_descriptions": 5}]
+    save_side_info(SideInformation(classes, dataset="v", source="second draft", version=2, history=history),
+                   tmp_path / "v.json")
+    assert _cli(["text", "show", "v", "--json", "--side-info-dir", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["version"] == 2 and report["history"] == history
+    assert _cli(["text", "show", "v", "--side-info-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "version 2" in out and "history: version 1 (source: first draft, num_descriptions: 5)" in out
+
+
 def test_show_through_main_entry_point(si_dir, capsys, monkeypatch):
     from zeroskel.cli.main import main
 
     monkeypatch.setenv(SIDE_INFO_DIR_ENV, str(si_dir))
     assert main(["text", "show", "mini", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["num_classes"] == 2
+
+
+def test_check_json_on_a_file(si_dir, capsys):
+    assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "hashing:256", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "mini" and report["num_classes"] == 2 and report["encoder"] == "hashing:256"
+    assert list(report["phases"]) == [*PHASES, "all"] and report["protocols"] == {}  # 'mini' has no folds
+    # "sitDown: spatial_coarse #0" vs "standUp: spatial_coarse #0": the class name is the only different word
+    assert report["phases"]["spatial_mid"]["loo_top1"] == 100.0 and report["near_duplicates"] == []
+    assert report["phases"]["spatial_mid"]["between_max"] == pytest.approx(0.6875)  # shared words: (25 + 25 + 5) / 80
+    assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "hashing:256", "--threshold", "0.6"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: near-duplicate classes 'sitDown' and 'standUp': class-mean cosine >= 0.6 in coarse 0.688" in out
+
+
+def test_check_shipped_dataset_default_folds_and_text(capsys):
+    assert _cli(["text", "check", "msr-action3d", "--encoder", "hashing:512"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("msr-action3d: 20 classes x ")
+    assert "phase" in out and "LOO top-1" in out and "between mean" in out and "spread" in out
+    assert "closest pairs:" in out and "(chance 5.0%" in out
+    rows = [line.split()[0] for line in out.splitlines() if line.startswith("  msr-f")]
+    assert rows == ["msr-f1", "msr-f2", "msr-f3", "msr-f4"]
+
+
+def test_check_protocol_choice(capsys):
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--json", "--protocols", "utd-f2,utd-f4"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["protocols"]) == ["utd-f2", "utd-f4"]
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--json", "--protocol-family", "utd"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["protocols"]) == [f"utd-f{i}" for i in range(1, 6)]
+    assert report["protocols"]["utd-f3"]["classes"] == get_protocol("utd-f3").as_dict()["unseen_names"]
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--protocols", "msr-f1"]) == 2
+    assert "protocol 'msr-f1': unseen classes" in capsys.readouterr().err
+    assert _cli(["text", "check", "utd-mhad", "--encoder", "hashing:64", "--protocol-family", "nope"]) == 2
+    assert "no protocol of family 'nope'" in capsys.readouterr().err
+
+
+def test_check_default_folds_only_those_the_file_covers(tmp_path, capsys):
+    """A file of some UTD-MHAD classes: the default rows are the folds whose unseen classes it holds."""
+    from zeroskel.text.sideinfo import load_shipped
+
+    f4 = get_protocol("utd-f4").as_dict()["unseen_names"]
+    save_side_info(load_shipped("utd-mhad").subset([*f4, "sit to stand"]), tmp_path / "part.json")
+    assert _cli(["text", "check", str(tmp_path / "part.json"), "--encoder", "hashing:64", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["protocols"]) == ["utd-f4"]
+
+
+def test_check_default_encoder_is_minilm(si_dir, capsys):
+    assert _cli(["text", "check", "mini", "--side-info-dir", str(si_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["encoder"] == "minilm:all-MiniLM-L6-v2" and report["num_descriptions"] == 5
+    assert 0 <= report["phases"]["spatial_coarse"]["loo_top1"] <= 100
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])

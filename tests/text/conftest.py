@@ -61,6 +61,7 @@ def make_si():
 import json  # noqa: E402
 import re  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 
 REASK_PREFIX = "Your answer could not be used"
@@ -76,7 +77,8 @@ def scripted_answer(body: dict, n: int) -> str:
 
 class ScriptedLLM:
     """Records every request; ``behaviour(index, body)`` returns ``("ok",)``, ``("status", code)``,
-    ``("content", text)`` or ``("reset",)`` (close the connection without answering)."""
+    ``("content", text)``, ``("raw", text)`` (an HTTP 200 with that body, not a chat completion),
+    ``("sleep", seconds)`` (answer normally after a delay) or ``("reset",)`` (close without answering)."""
 
     def __init__(self, n: int = 3, behaviour=None):
         self.n = n
@@ -101,17 +103,25 @@ class ScriptedLLM:
                 if action[0] == "reset":
                     self.close_connection = True
                     return
+                if action[0] == "sleep":
+                    time.sleep(action[1])
+                    action = ("ok",)
                 if action[0] == "status":
                     payload, code = json.dumps({"error": {"message": "scripted failure"}}).encode(), action[1]
+                elif action[0] == "raw":
+                    payload, code = action[1].encode(), 200
                 else:
                     content = scripted_answer(body, llm.n) if action[0] == "ok" else action[1]
                     payload, code = json.dumps({"choices": [{"index": 0, "message": {
                         "role": "assistant", "content": content}, "finish_reason": "stop"}]}).encode(), 200
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
+                    self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)

@@ -116,3 +116,48 @@ def test_shipped_side_info(dataset):
         for phase in PHASES:
             texts = si.texts(name, phase)
             assert len(set(texts)) == len(texts), (dataset, name, phase)
+
+
+def test_version_and_history_roundtrip(tmp_path, side_info):
+    history = [{"version": 1, "source": "authored, 5 variants", "num_descriptions": 5, "note": "kept as is"}]
+    side_info.version, side_info.history = 2, history
+    path = save_side_info(side_info, tmp_path / "v2.json")
+    obj = json.loads(path.read_text())
+    assert obj["version"] == 2 and obj["history"] == history
+    back = load_side_info(path)
+    assert back.version == 2 and back.history == history
+    assert back.subset(["stand to sit"]).history == history and back.subset(["stand to sit"]).version == 2
+    save_side_info(back, tmp_path / "again.json")  # written back unchanged
+    assert json.loads((tmp_path / "again.json").read_text()) == obj
+
+
+def test_without_version_nothing_is_written(tmp_path, side_info):
+    obj = json.loads(save_side_info(side_info, tmp_path / "v.json").read_text())
+    assert "version" not in obj and "history" not in obj
+    back = load_side_info(tmp_path / "v.json")
+    assert back.version is None and back.history == []
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda o: o.__setitem__("version", "2"), r"'version' must be an int, got '2'"),
+    (lambda o: o.__setitem__("version", True), r"'version' must be an int"),
+    (lambda o: o.__setitem__("history", {"version": 1}), r"'history' must be a list of objects, got dict"),
+    (lambda o: o.__setitem__("history", ["v1"]), r"history\[0\] must be an object"),
+    (lambda o: o.__setitem__("history", [{"version": 1}, {"version": "1"}]), r"history\[1\] field 'version'"),
+    (lambda o: o.__setitem__("history", [{"source": 3}]), r"history\[0\] field 'source' must be a string"),
+    (lambda o: o.__setitem__("history", [{"num_descriptions": 2.5}]), r"history\[0\] field 'num_descriptions'"),
+])
+def test_version_history_type_errors(tmp_path, side_info, mutate, match):
+    obj = side_info.to_json()
+    mutate(obj)
+    path = _write(tmp_path, obj)
+    with pytest.raises(SideInfoError, match=match) as info:
+        load_side_info(path)
+    assert str(path) in str(info.value)
+
+
+def test_save_refuses_bad_version(tmp_path, side_info):
+    side_info.version = 2.0
+    with pytest.raises(SideInfoError, match="'version' must be an int"):
+        save_side_info(side_info, tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()

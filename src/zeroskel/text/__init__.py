@@ -20,8 +20,10 @@ from zeroskel.text.sideinfo import (
     load_side_info, save_side_info, validate,
 )
 from zeroskel.text.sources import SOURCES, make_source
+from zeroskel.text.diagnostics import TextCheck, check_side_info
 
 __all__ = [
+    "check_side_info", "TextCheck",
     "PHASES", "SPATIAL_PHASES", "TEMPORAL_PHASES", "SOURCES", "DEFAULT_ENCODER",
     "SideInformation", "SideInfoError", "load_side_info", "save_side_info", "validate", "load_shipped",
     "list_shipped", "make_source", "TextEncoder", "get_text_encoder", "list_text_encoders", "EmbeddingCache",

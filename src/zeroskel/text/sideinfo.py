@@ -5,8 +5,12 @@ the body structure (coarse, mid, fine) and three temporal phases of the motion (
 
 On disk (``format: zeroskel-side-info/1``)::
 
-    {"format": "zeroskel-side-info/1", "dataset": "utd-mhad", "source": "...", "num_descriptions": 5,
+    {"format": "zeroskel-side-info/1", "version": 2, "dataset": "utd-mhad", "source": "...", "num_descriptions": 5,
+     "history": [{"version": 1, "source": "...", "num_descriptions": 5}],
      "classes": [{"name": "right hand wave", "spatial_coarse": [5 strings], ..., "temporal_end": [...]}]}
+
+``version`` (an int) and ``history`` (a list of objects, one per earlier version of the descriptions) are
+optional; they are checked for type, kept on ``SideInformation`` and written back by ``save_side_info``.
 
 Files shipped with the package live in ``zeroskel/text/side_info/<dataset>.json``.
 """
@@ -18,7 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 FORMAT = "zeroskel-side-info/1"
 PHASES: tuple[str, ...] = (
@@ -44,11 +48,15 @@ class SideInformation:
         classes: class name -> phase -> list of descriptions, in class order.
         dataset: dataset the classes belong to (free text, e.g. ``utd-mhad``).
         source: where the descriptions came from (e.g. ``authored``, ``llm:gpt-4o``, ``official release``).
+        version: revision number of the descriptions (optional).
+        history: earlier revisions, e.g. ``[{"version": 1, "source": "...", "num_descriptions": 5}]``.
     """
 
     classes: dict[str, dict[str, list[str]]]
     dataset: str = ""
     source: str = ""
+    version: int | None = None
+    history: list[dict] = field(default_factory=list)
     origin: str = field(default="<memory>", compare=False)  # file it was read from, for error messages
 
     @property
@@ -90,17 +98,19 @@ class SideInformation:
             raise SideInfoError(f"{self.origin}: classes missing from side information: {missing}")
         return SideInformation(
             {n: {p: list(self.classes[n][p]) for p in PHASES} for n in names},
-            dataset=self.dataset, source=self.source, origin=self.origin,
+            dataset=self.dataset, source=self.source, version=self.version,
+            history=[dict(h) for h in self.history], origin=self.origin,
         )
 
     def to_json(self) -> dict:
-        return {
-            "format": FORMAT,
-            "dataset": self.dataset,
-            "source": self.source,
-            "num_descriptions": self.num_descriptions,
-            "classes": [{"name": n, **{p: list(per[p]) for p in PHASES}} for n, per in self.classes.items()],
-        }
+        obj: dict = {"format": FORMAT}
+        if self.version is not None:
+            obj["version"] = self.version
+        obj.update(dataset=self.dataset, source=self.source, num_descriptions=self.num_descriptions)
+        if self.history:
+            obj["history"] = [dict(h) for h in self.history]
+        obj["classes"] = [{"name": n, **{p: list(per[p]) for p in PHASES}} for n, per in self.classes.items()]
+        return obj
 
     @classmethod
     def from_json(cls, obj: object, origin: str = "<memory>") -> "SideInformation":
@@ -133,12 +143,45 @@ class SideInformation:
                     raise SideInfoError(f"{origin}: class {name!r} field {phase!r} must be a list of strings")
                 per_phase[phase] = list(texts)
             classes[name] = per_phase
-        si = cls(classes, dataset=str(obj.get("dataset", "")), source=str(obj.get("source", "")), origin=origin)
+        version, history = _read_revisions(obj, origin)
+        si = cls(classes, dataset=str(obj.get("dataset", "")), source=str(obj.get("source", "")), version=version,
+                 history=history, origin=origin)
         declared = obj.get("num_descriptions")
         if declared is not None and classes and declared != si.num_descriptions:
             raise SideInfoError(f"{origin}: field 'num_descriptions' is {declared} but class "
                                 f"{si.class_names[0]!r} has {si.num_descriptions} descriptions")
         return si
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Known fields of a history entry and their types; other fields are kept as they are.
+_HISTORY_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "version": ("an int", _is_int),
+    "source": ("a string", lambda v: isinstance(v, str)),
+    "num_descriptions": ("an int", _is_int),
+}
+
+
+def _read_revisions(obj: dict, origin: str) -> tuple[int | None, list[dict]]:
+    """The optional top-level ``version`` (int) and ``history`` (list of objects), type-checked."""
+    version = obj.get("version")
+    if version is not None and not _is_int(version):
+        raise SideInfoError(f"{origin}: field 'version' must be an int, got {version!r}")
+    history = obj.get("history")
+    if history is None:
+        return version, []
+    if not isinstance(history, list):
+        raise SideInfoError(f"{origin}: field 'history' must be a list of objects, got {type(history).__name__}")
+    for i, entry in enumerate(history):
+        if not isinstance(entry, dict):
+            raise SideInfoError(f"{origin}: history[{i}] must be an object, got {type(entry).__name__}")
+        for key, (kind, ok) in _HISTORY_FIELDS.items():
+            if key in entry and not ok(entry[key]):
+                raise SideInfoError(f"{origin}: history[{i}] field {key!r} must be {kind}, got {entry[key]!r}")
+    return version, [dict(entry) for entry in history]
 
 
 def validate(si: SideInformation, class_names: Sequence[str] | None = None, *,
@@ -154,6 +197,7 @@ def validate(si: SideInformation, class_names: Sequence[str] | None = None, *,
     where = origin or si.origin
     if not si.classes:
         raise SideInfoError(f"{where}: no classes")
+    _read_revisions({"version": si.version, "history": si.history}, where)
     missing = [n for n in (class_names or []) if n not in si.classes]
     if missing:
         raise SideInfoError(f"{where}: classes missing: {missing}")
