@@ -105,14 +105,26 @@ def save_class_text(class_text: torch.Tensor, class_names: Sequence[str], path: 
 def load_class_text(path: str | os.PathLike) -> tuple[torch.Tensor, dict]:
     """Read what ``save_class_text`` wrote: (tensor (P, K, N_a, D), metadata with ``class_names`` etc.)."""
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import SafetensorError, safe_open
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-            tensor = f.get_tensor("class_text")
-    else:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        tensor = obj.pop("class_text")
-        meta = obj
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+                    tensor = f.get_tensor("class_text")
+            except SafetensorError as e:
+                raise ValueError(f"SafetensorError: {e}") from None
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            tensor = obj.pop("class_text")
+            meta = obj
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # a truncated or corrupt file: safetensors, torch and json raise several types
+        raise ValueError(f"{path}: not a readable class-text file, it is truncated or corrupt "
+                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); delete it and "
+                         "rebuild it (`zeroskel text embed`, or rerun the run that wrote it)") from None
+    if not isinstance(tensor, torch.Tensor) or tensor.dim() != 4:
+        raise ValueError(f"{path}: class_text is not a (P, K, N_a, D) tensor")
     return tensor, meta
