@@ -108,8 +108,8 @@ def as_people_array(joints: Any, name: str) -> np.ndarray:
         raise InputError(f"{name}: joints are not a numeric array ({e})") from None
     if raw.dtype.kind not in "iuf":
         what = _KIND_NAMES.get(raw.dtype.kind, f"dtype {raw.dtype}")
-        raise InputError(f"{name}: joints are {what} (dtype {raw.dtype}); expected real numbers "
-                         "(x, y, z coordinates)")
+        raise InputError(f"{name}: joints are not a numeric array: they are {what} (dtype {raw.dtype}); "
+                         "expected real numbers (x, y, z coordinates)")
     arr = raw.astype(np.float64)
     if arr.ndim == 3:
         arr = arr[None]  # (1, T, V, C)
