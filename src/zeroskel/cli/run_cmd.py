@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"ran {', '.join(steps)} in {args.out}")
             return 0
         summary = run.run(steps)
-    except (ConfigError, RunError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, RunError, OSError, ValueError) as e:
         print(f"zeroskel run: error: {e}", file=sys.stderr)
         return 2
     if rank != 0:
@@ -80,12 +80,13 @@ def _step(name: str):
             run = Run(args.run_dir)
             setup_logging(run.dir / "log.txt")
             seeds = [args.seed] if args.seed is not None else list(run.cfg.seeds)
-            for seed in seeds:
-                out = getattr(run, name)(seed)
+            with run.locked():
+                for seed in seeds:
+                    out = getattr(run, name)(seed)
             if name == "evaluate":
                 summary = run.summarize() if args.seed is None else out
                 print(json.dumps(summary, indent=2))
-        except (RunError, FileNotFoundError, ValueError) as e:
+        except (RunError, OSError, ValueError) as e:
             print(f"zeroskel {name}: error: {e}", file=sys.stderr)
             return 2
         return 0
