@@ -67,8 +67,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except _ERRORS as e:
         return _fail("predict", e)
     notes = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
-    for note in notes:
-        print(f"warning: {note}", file=sys.stderr)
+    for w in caught:  # input notes and anything else (e.g. a text cache that could not be written)
+        print(f"warning: {w.message}", file=sys.stderr)
     if args.json:
         for clip, ranking in zip(clips, rankings):
             print(json.dumps({"input": clip.name,

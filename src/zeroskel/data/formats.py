@@ -54,10 +54,14 @@ _PICKLE_GLOBALS = frozenset({
 })
 
 
+class _Refused(pickle.UnpicklingError):
+    pass
+
+
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(
+            raise _Refused(
                 f"refused to load {module}.{name}: zeroskel reads pickles holding only numpy arrays, "
                 "dicts, lists, strings and numbers (a pickle naming other classes or functions can run "
                 "code); convert the file to .npz or pyskl's plain form")
@@ -73,9 +77,9 @@ def load_pickle_safely(path: str | Path) -> Any:
     try:
         with open(path, "rb") as f:
             return _PlainUnpickler(f).load()
-    except pickle.UnpicklingError as e:
+    except _Refused as e:
         raise ValueError(f"{path}: {e}") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
             RecursionError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a readable pickle, truncated or corrupt "
                          f"({type(e).__name__}: {e})") from None

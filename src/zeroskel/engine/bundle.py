@@ -221,8 +221,10 @@ def write_bundle(bundle: Bundle, out_dir: str | Path) -> Path:
         except OSError as e:
             if e.filename == str(out_dir):
                 raise
-            raise OSError(e.errno, f"cannot write bundle {out_dir}: {e.strerror or e} (the previous bundle, "
-                                   "if any, is unchanged; free space or choose another --out)", str(out_dir)) from None
+            reason = os.strerror(e.errno) if e.errno else str(e)
+            raise OSError(e.errno, f"cannot write bundle {out_dir}: {reason} (while writing {e.filename}; the "
+                                   "previous bundle, if any, is unchanged; free space or choose another --out)",
+                          str(out_dir)) from None
     return out_dir
 
 
