@@ -184,6 +184,17 @@ def test_bad_input_file_is_refused_by_name(name, tmp_path, capsys, good_bundle, 
     assert path.read_bytes() == before  # an input is never written
 
 
+@pytest.mark.parametrize("content,expect", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"), (b"{", "not valid JSON"),
+    (b"[1, 2]", "expected a JSON object"), (b'{"format": "caf\xe9"}', "not UTF-8"),
+])
+def test_bad_side_information_file_is_named(content, expect, tmp_path, capsys, good_bundle, clip):
+    np.save(tmp_path / "clip.npy", clip)
+    (tmp_path / "side.json").write_bytes(content)
+    rc, out, err = cli(capsys, "predict", good_bundle, tmp_path / "clip.npy", "--side-info", tmp_path / "side.json")
+    assert rc == 2 and f"{tmp_path / 'side.json'}: " in err and expect in err, err
+
+
 def test_units_convert_and_scores_stay_finite(tmp_path, capsys, good_bundle, clip):
     np.save(tmp_path / "m.npy", clip)
     np.save(tmp_path / "mm.npy", clip * 1000)
@@ -503,6 +514,15 @@ def test_metrics_history_survives_resume(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [(x["step"], x["epoch"]) for x in lines] == [("pretrain", 0), ("pretrain", 1), ("pretrain", 2),
                                                         ("train", 0), ("train", 1), ("train", 2), ("train", 3)]
+
+
+@pytest.mark.parametrize("length", [0, 1])
+def test_run_with_too_short_clips_is_refused(length, tmp_path, capsys, utd_root):
+    out = tmp_path / "run"
+    rc, _, err = cli(capsys, "run", "--protocol", "utd-f1", "--data-root", utd_root, "--out", out, "--quiet",
+                     f"data.length={length}")
+    assert rc == 2 and f"data.length={length}: clips need at least 4 frames" in err
+    assert not out.exists()
 
 
 def test_second_process_on_a_run_directory_is_refused(tmp_path):

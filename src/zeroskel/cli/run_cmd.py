@@ -12,6 +12,7 @@ import json
 import sys
 
 from zeroskel.config import ConfigError, load_config, merge
+from zeroskel.engine.bundle import MIN_LENGTH
 from zeroskel.engine.run import STEPS, Run, RunError
 from zeroskel.engine.run_config import RunConfig
 from zeroskel.engine.runtime import init_distributed, setup_logging
@@ -43,6 +44,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         unknown = [s for s in steps if s not in STEPS]
         if unknown:
             raise ConfigError(f"unknown step(s) {unknown}; steps are {', '.join(STEPS)}")
+        if cfg.data.length < MIN_LENGTH:
+            raise ConfigError(f"data.length={cfg.data.length}: clips need at least {MIN_LENGTH} frames "
+                              "(the encoder's temporal stride)")
         if world > 1:
             # process 0 creates (or checks) the run directory; the others then open it
             import torch.distributed as dist
