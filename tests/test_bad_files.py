@@ -166,12 +166,14 @@ def _input_corpus(d: Path, clip: np.ndarray) -> dict[str, tuple[Path, str]]:
     c["non_utf8_msr"] = (d / "a01_s01_e01_skeleton3D.txt", "not a text file")
     (d / "garbage.npy").write_bytes(b"\x93NUMPY garbage")
     c["garbage_npy"] = (d / "garbage.npy", "cannot read")
+    np.save(d / "objects.npy", np.array([Evil(d / "pwned"), 1], dtype=object), allow_pickle=True)
+    c["object_npy"] = (d / "objects.npy", "never unpickled")
     return c
 
 
 CORPUS_NAMES = ["structured", "complex", "boolean", "millimetres", "x1e4", "x1e6", "zero_frames", "one_frame",
                 "infinite", "empty_layout", "number_layout", "deep_json", "non_utf8_json", "json_booleans",
-                "truncated_pickle", "non_utf8_msr", "garbage_npy"]
+                "truncated_pickle", "non_utf8_msr", "garbage_npy", "object_npy"]
 
 
 @pytest.mark.parametrize("name", CORPUS_NAMES)
@@ -182,6 +184,7 @@ def test_bad_input_file_is_refused_by_name(name, tmp_path, capsys, good_bundle, 
     assert rc == 2 and out == ""
     assert str(path) in err and expect in err, err
     assert path.read_bytes() == before  # an input is never written
+    assert not (path.parent / "pwned").exists()
 
 
 @pytest.mark.parametrize("content,expect", [

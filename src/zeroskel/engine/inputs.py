@@ -494,6 +494,9 @@ def read_clips(path: str | Path) -> list[Clip]:
         raise
     except (ValueError, OSError, KeyError, EOFError, TypeError, IndexError, RecursionError) as e:
         msg = str(e) or type(e).__name__
+        if "allow_pickle" in msg:  # numpy's hint to unpickle the file is not advice to follow
+            msg = ("not a numeric array file: it is damaged, not numpy at all, or holds Python objects, "
+                   "which are never unpickled; save the joints as a plain float array")
         raise InputError(msg if msg.startswith(str(path)) else f"{path}: cannot read ({msg})") from None
     return clips
 
