@@ -25,7 +25,7 @@ import torch
 from zeroskel.cli.main import main
 from zeroskel.data import load_dataset
 from zeroskel.data.readers.kinect_v1 import read_utd_mhad_file
-from zeroskel.engine.bundle import BUNDLE_FILE, BundleError, bundle_from_models, load_bundle, write_bundle
+from zeroskel.engine.bundle import BUNDLE_FILE, bundle_from_models, load_bundle, write_bundle
 from zeroskel.engine.inputs import InputError
 from zeroskel.engine.recognizer import ZeroShotRecognizer
 
@@ -412,7 +412,8 @@ def test_disk_full_during_bundle_export_keeps_the_old_bundle(tmp_path, good_bund
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(io, "save_file", full)
-    with pytest.raises(OSError, match=f"cannot write bundle {out}: No space left on device .*previous bundle, if any, is unchanged"):
+    expect = f"cannot write bundle {out}: No space left on device .*previous bundle, if any, is unchanged"
+    with pytest.raises(OSError, match=expect):
         write_bundle(_tiny_bundle(seed=5), out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["bundle"]  # no partial temp folder left
