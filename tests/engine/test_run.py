@@ -59,6 +59,12 @@ def test_same_seed_same_numbers(utd_root, tiny_run, tmp_path):
     a = json.loads((tiny_run / "metrics.json").read_text())
     b = json.loads((out / "metrics.json").read_text())
     assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"]
+
+    # metrics.jsonl keeps the whole history: the epochs of the first process and of the resumed one
+    def history(run_dir):
+        return [(x["seed"], x["step"], x["epoch"], x["loss"])
+                for x in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
+    assert history(out) == history(tiny_run)
     wa, _ = load_tensors(tiny_run / "seed0" / "head" / "best.safetensors")
     wb, _ = load_tensors(out / "seed0" / "head" / "best.safetensors")
     assert all((wa[k] == wb[k]).all() for k in wa)
@@ -85,6 +91,12 @@ def test_resume_after_interrupt_gives_the_same_result(utd_root, tiny_run, tmp_pa
     a = json.loads((tiny_run / "metrics.json").read_text())
     b = json.loads((out / "metrics.json").read_text())
     assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"]
+
+    # metrics.jsonl keeps the whole history: the epochs of the first process and of the resumed one
+    def history(run_dir):
+        return [(x["seed"], x["step"], x["epoch"], x["loss"])
+                for x in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
+    assert history(out) == history(tiny_run)
 
 
 def test_choices_never_read_test_data(utd_root, tmp_path):

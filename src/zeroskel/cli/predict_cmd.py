@@ -46,7 +46,8 @@ def _fail(cmd: str, e: Exception) -> int:
     return 2
 
 
-_ERRORS = (BundleError, InputError, ValueError, FileNotFoundError, KeyError)
+# OSError: a file that cannot be read or written (its message names it: a full disk, a read-only folder)
+_ERRORS = (BundleError, InputError, ValueError, OSError, KeyError)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -62,17 +63,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InputWarning)
             rankings = rec.predict_batch(clips, layout=args.layout, top_k=args.top_k, max_gap=args.max_gap,
-                                         calibrate=args.calibrate, **vocab)
+                                         calibrate=args.calibrate, units=args.units, **vocab)
     except _ERRORS as e:
         return _fail("predict", e)
     notes = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
-    for note in notes:
-        print(f"warning: {note}", file=sys.stderr)
+    for w in caught:  # input notes and anything else (e.g. a text cache that could not be written)
+        print(f"warning: {w.message}", file=sys.stderr)
     if args.json:
         for clip, ranking in zip(clips, rankings):
             print(json.dumps({"input": clip.name,
                               "ranking": [{"class": c, "score": round(s, 6)} for c, s in ranking],
-                              "notes": [n for n in notes if n.startswith(f"{clip.name}: ")]}))
+                              "notes": [n for n in notes if n.startswith(f"{clip.name}: ")]},
+                             allow_nan=False))  # scores are checked finite: never a bare NaN
         return 0
     for clip, ranking in zip(clips, rankings):
         print(clip.name)
@@ -102,7 +104,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         if vocab["classes"] is None and vocab["side_information"] is None:
             raise ValueError("give the vocabulary: --classes \"a,b,c\" or --side-info FILE")
         stream = StreamClassifier(_load(args), window=args.window, hop=args.hop, layout=args.layout,
-                                  top_k=args.top_k, max_gap=args.max_gap, **vocab)
+                                  top_k=args.top_k, max_gap=args.max_gap, units=args.units, **vocab)
     except _ERRORS as e:
         return _fail("stream", e)
     for n, line in enumerate(sys.stdin, 1):
@@ -147,9 +149,22 @@ def _vocab_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--side-info", help="side-information JSON file (zeroskel describe, or by hand)")
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (0 ranks all classes)")
+    return value
+
+
 def _input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layout", help="joint layout of the input (default: the model's; zeroskel data layouts)")
-    p.add_argument("--top-k", type=int, default=5, help="classes per ranking (default 5)")
+    p.add_argument("--top-k", type=_count, default=5, help="classes per ranking (default 5; 0: all)")
+    p.add_argument("--units", choices=("m", "cm", "mm"),
+                   help="units of 3D input joints (default: metres, refused when the body looks larger "
+                        "than 10 m); mm and cm are converted to metres")
     p.add_argument("--max-gap", type=int, default=5,
                    help="longest run of missing (NaN) frames of a joint that is interpolated (default 5)")
     p.add_argument("--seed", type=int, help="which seed of a run directory (default: its first)")

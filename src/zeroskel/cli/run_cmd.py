@@ -12,6 +12,7 @@ import json
 import sys
 
 from zeroskel.config import ConfigError, load_config, merge
+from zeroskel.engine.bundle import MIN_LENGTH
 from zeroskel.engine.run import STEPS, Run, RunError
 from zeroskel.engine.run_config import RunConfig
 from zeroskel.engine.runtime import init_distributed, setup_logging
@@ -43,6 +44,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         unknown = [s for s in steps if s not in STEPS]
         if unknown:
             raise ConfigError(f"unknown step(s) {unknown}; steps are {', '.join(STEPS)}")
+        if cfg.data.length < MIN_LENGTH:
+            raise ConfigError(f"data.length={cfg.data.length}: clips need at least {MIN_LENGTH} frames "
+                              "(the encoder's temporal stride)")
         if world > 1:
             # process 0 creates (or checks) the run directory; the others then open it
             import torch.distributed as dist
@@ -57,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"ran {', '.join(steps)} in {args.out}")
             return 0
         summary = run.run(steps)
-    except (ConfigError, RunError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, RunError, OSError, ValueError) as e:
         print(f"zeroskel run: error: {e}", file=sys.stderr)
         return 2
     if rank != 0:
@@ -80,12 +84,13 @@ def _step(name: str):
             run = Run(args.run_dir)
             setup_logging(run.dir / "log.txt")
             seeds = [args.seed] if args.seed is not None else list(run.cfg.seeds)
-            for seed in seeds:
-                out = getattr(run, name)(seed)
+            with run.locked():
+                for seed in seeds:
+                    out = getattr(run, name)(seed)
             if name == "evaluate":
                 summary = run.summarize() if args.seed is None else out
                 print(json.dumps(summary, indent=2))
-        except (RunError, FileNotFoundError, ValueError) as e:
+        except (RunError, OSError, ValueError) as e:
             print(f"zeroskel {name}: error: {e}", file=sys.stderr)
             return 2
         return 0

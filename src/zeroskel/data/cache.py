@@ -51,14 +51,28 @@ class CacheError(RuntimeError):
 # small file helpers
 
 
+def _named(path: Path, err: OSError) -> OSError:
+    """``err`` with a message naming ``path`` (a full disk, a read-only folder)."""
+    if err.filename == str(path):
+        return err
+    return OSError(err.errno, f"cannot write {path}: {err.strerror or err} (free space or choose another "
+                              "folder; run the command again to resume)", str(path))
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _named(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(path, e) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -154,11 +168,14 @@ def _write_chunk(joints_path: Path, samples: list[SkeletonSample], offset: int) 
             raise ValueError(f"sample {s.name}: joints exceed the float16 range")
         parts.append(joints.astype(np.float16).ravel())
     data = np.concatenate(parts) if parts else np.zeros(0, np.float16)
-    with open(joints_path, "r+b") as f:
-        f.seek(offset * 2)  # float16 = 2 bytes
-        f.write(data.tobytes())
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(joints_path, "r+b") as f:
+            f.seek(offset * 2)  # float16 = 2 bytes
+            f.write(data.tobytes())
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:  # the chunk stays uncommitted (no .done file): a rerun writes it again
+        raise _named(joints_path, e) from None
 
 
 def prepare_cache(dataset: SkeletonDataset, out_dir: str | Path, *, progress: bool = True,
@@ -194,9 +211,12 @@ def prepare_cache(dataset: SkeletonDataset, out_dir: str | Path, *, progress: bo
             old_plan = None
     if old_plan != plan or not joints_path.is_file():
         shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        with open(joints_path, "wb") as f:
-            f.truncate(plan["total_values"] * 2)  # preallocated, float16
+        try:
+            partial.mkdir(parents=True)
+            with open(joints_path, "wb") as f:
+                f.truncate(plan["total_values"] * 2)  # preallocated, float16
+        except OSError as e:
+            raise _named(joints_path, e) from None
         _write_json(partial / PLAN, plan)
 
     offsets = plan["offsets"]

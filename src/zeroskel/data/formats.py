@@ -10,6 +10,11 @@ from the zip, so a 7 GB NTU file is read one sample at a time.
 pyskl/mmaction2 pickle: ``{"split": {name: [frame_dir, ...]}, "annotations": [{"frame_dir",
 "label" (0-based), "keypoint" (M, T, V, C) float16, "total_frames", ...}]}``. 2D files (C=2) carry
 ``keypoint_score`` (M, T, V); they are read as (x, y, score).
+
+Pickles are read by :func:`load_pickle_safely`, which builds only numpy arrays, dtypes and scalars
+and plain values (dicts, lists, tuples, strings, bytes, numbers, booleans, None): a pickle that asks
+for any other class or function (the way a crafted pickle runs code) is refused, before anything
+it names is imported or called.
 """
 from __future__ import annotations
 
@@ -36,6 +41,48 @@ _NAMES_BY_COUNT: dict[int, tuple[str, tuple[str, ...]]] = {
     120: ("ntu120", _class_names.NTU120),
     51: ("pku-mmd", _class_names.PKU_MMD),
 }
+
+
+# The only globals a pyskl pickle may name: numpy's array, dtype and scalar reconstructors (numpy 1
+# and 2 module paths) and the helpers the standard pickle protocols use for them.
+_PICKLE_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("collections", "OrderedDict"), ("_codecs", "encode"),
+})
+
+
+class _Refused(pickle.UnpicklingError):
+    pass
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise _Refused(
+                f"refused to load {module}.{name}: zeroskel reads pickles holding only numpy arrays, "
+                "dicts, lists, strings and numbers (a pickle naming other classes or functions can run "
+                "code); convert the file to .npz or pyskl's plain form")
+        return super().find_class(module, name)
+
+
+def load_pickle_safely(path: str | Path) -> Any:
+    """Unpickle ``path`` allowing numpy arrays and plain values only (see the module docstring).
+
+    Raises ``ValueError`` naming the file for a refused, truncated or corrupt pickle.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return _PlainUnpickler(f).load()
+    except _Refused as e:
+        raise ValueError(f"{path}: {e}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
+            RecursionError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a readable pickle, truncated or corrupt "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def _class_names_for(path: Path, num_classes: int, class_names: list[str] | None
@@ -243,8 +290,7 @@ def read_pyskl(path: str | Path, *, split: str | None = None,
         layout: joint layout of the keypoints (``ntu25`` for 3D NTU, ``coco17`` for 2D HRNet).
     """
     path = Path(path)
-    with open(path, "rb") as f:
-        data = pickle.load(f)
+    data = load_pickle_safely(path)
     if not isinstance(data, dict) or "annotations" not in data:
         raise ValueError(f"{path}: not a pyskl pickle (expected a dict with 'split' and "
                          f"'annotations')")
@@ -257,6 +303,13 @@ def read_pyskl(path: str | Path, *, split: str | None = None,
             member.setdefault(fd, []).append(split_name)
     keep = set(split_lists[split]) if split is not None else None
     annotations = data["annotations"]
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise ValueError(f"{path}: 'annotations' must be a list of dicts")
+    for i, a in enumerate(annotations):
+        label = a.get("label")
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0:
+            raise ValueError(f"{path}: annotation {i} ({a.get('frame_dir', '?')}) has label {label!r}, "
+                             "expected an integer >= 0")
     num_classes = max((int(a["label"]) for a in annotations), default=-1) + 1
     name, names = _class_names_for(path, num_classes, class_names)
 
@@ -266,7 +319,12 @@ def read_pyskl(path: str | Path, *, split: str | None = None,
         frame_dir = str(ann.get("frame_dir", f"{path.stem}_{i:06d}"))
         if keep is not None and frame_dir not in keep:
             continue
-        kp = np.asarray(ann["keypoint"], dtype=np.float32)
+        raw = np.asarray(ann.get("keypoint"))
+        if raw.dtype.kind not in "iuf":
+            skipped.append(Skipped(frame_dir, f"{path}: keypoint is not an array of real numbers "
+                                              f"(dtype {raw.dtype})"))
+            continue
+        kp = raw.astype(np.float32)
         if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
             skipped.append(Skipped(frame_dir, f"{path}: keypoint has shape {kp.shape}, expected "
                                               f"(M, T, V, 2 or 3)"))
@@ -342,4 +400,4 @@ def write_pyskl(path: str | Path, dataset: SkeletonDataset, splits: dict[str, li
     return path
 
 
-__all__ = ["read_ctrgcn_npz", "write_ctrgcn_npz", "read_pyskl", "write_pyskl"]
+__all__ = ["read_ctrgcn_npz", "write_ctrgcn_npz", "read_pyskl", "write_pyskl", "load_pickle_safely"]

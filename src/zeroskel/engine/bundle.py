@@ -14,14 +14,25 @@ Layout of a bundle directory::
 
 A bundle is written atomically: into a temp folder next to the destination, then renamed over it (an
 older bundle there is moved aside first and removed after), so a reader sees the old bundle or the
-new one, never a mix.
+new one, never a mix. A writer killed between the two renames leaves no bundle but both folders
+(``.bundle.*.tmp`` complete with its ``bundle.json``, ``.bundle.*.old/bundle``): the next write or load
+puts the newest complete one back in place and removes the other leftovers (writers and recovery
+hold an exclusive lock on the parent folder, so a live writer's temp folder is never touched). A write
+that fails (a full disk) leaves the old bundle as it was and names the path.
+
+Loading trusts nothing in the folder: ``bundle.json`` must be a JSON object with the expected fields,
+file names in it must name files inside the bundle folder, a truncated or corrupt file, or model
+settings that disagree with the weights, raise :class:`BundleError` naming the file and how to rebuild
+the bundle.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +40,11 @@ from typing import Any
 import torch
 
 from zeroskel import __version__
-from zeroskel.engine.io import load_tensors, read_json, save_tensors, write_json
+from zeroskel.engine.io import CheckpointError, load_tensors, read_json, save_tensors, write_error, write_json
 
 BUNDLE_FORMAT = "zeroskel-bundle/1"
 BUNDLE_FILE = "bundle.json"
+MIN_LENGTH = 4  # frames per preprocessed clip: the encoder's temporal stride (4) needs at least one step
 
 
 class BundleError(RuntimeError):
@@ -198,10 +210,28 @@ def bundle_from_models(encoder: tuple[str, dict[str, Any]], head: tuple[str, dic
 
 def write_bundle(bundle: Bundle, out_dir: str | Path) -> Path:
     """Write ``bundle`` to ``out_dir`` atomically (see the module docstring). Returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(out_dir, e) from None
+    with _parent_lock(out_dir):
+        recover_bundle(out_dir, locked=True)
+        try:
+            _write_locked(bundle, out_dir)
+        except OSError as e:
+            if e.filename == str(out_dir):
+                raise
+            reason = os.strerror(e.errno) if e.errno else str(e)
+            raise OSError(e.errno, f"cannot write bundle {out_dir}: {reason} (while writing {e.filename}; the "
+                                   "previous bundle, if any, is unchanged; free space or choose another --out)",
+                          str(out_dir)) from None
+    return out_dir
+
+
+def _write_locked(bundle: Bundle, out_dir: Path) -> None:
     from zeroskel.text.sideinfo import save_side_info
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
     try:
         save_tensors(tmp / "encoder.safetensors", *bundle.encoder)
@@ -228,7 +258,68 @@ def write_bundle(bundle: Bundle, out_dir: str | Path) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+
+
+@contextmanager
+def _parent_lock(out_dir: Path):
+    """An exclusive ``flock`` on the bundle's parent folder (writers and recovery), where available."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    try:
+        fd = os.open(out_dir.parent, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _leftovers(out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(temp folders, moved-aside folders) a writer of ``out_dir`` left next to it."""
+    if not out_dir.parent.is_dir():
+        return [], []
+    tmps, olds = [], []
+    for p in out_dir.parent.glob(f".{out_dir.name}.*"):
+        if p.is_dir() and p.name.endswith(".tmp"):
+            tmps.append(p)
+        elif p.is_dir() and p.name.endswith(".old"):
+            olds.append(p)
+    return tmps, olds
+
+
+def recover_bundle(out_dir: str | Path, *, locked: bool = False) -> str | None:
+    """Repair what a killed writer left: put the newest complete bundle in place when ``out_dir`` is
+    missing, then remove the leftover temp folders. Returns what was done (None: nothing)."""
+    out_dir = Path(out_dir)
+    tmps, olds = _leftovers(out_dir)
+    if not tmps and not olds:
+        return None
+    if not locked:
+        with _parent_lock(out_dir):
+            return recover_bundle(out_dir, locked=True)
+    done = []
+    if not out_dir.exists():
+        # a complete new bundle (bundle.json is written last) wins over the moved-aside old one
+        pool = ([p for p in tmps if (p / BUNDLE_FILE).is_file()]
+                or [p / "bundle" for p in olds if (p / "bundle" / BUNDLE_FILE).is_file()])
+        if pool:
+            best = max(pool, key=lambda p: (p / BUNDLE_FILE).stat().st_mtime)
+            try:
+                os.replace(best, out_dir)
+                done.append(f"restored {out_dir} from {best}")
+            except OSError:  # a read-only folder: leave everything as it is
+                return None
+    for p in tmps + olds:
+        if p.exists():
+            shutil.rmtree(p, ignore_errors=True)
+            done.append(f"removed {p}")
+    return "; ".join(done) or None
 
 
 def export_bundle(run_dir: str | Path, out_dir: str | Path | None = None, *, seed: int | None = None) -> Path:
@@ -243,40 +334,141 @@ def load_bundle(path: str | Path, *, seed: int | None = None) -> Bundle:
     run's checkpoints read in place)."""
     path = Path(path)
     if (path / "config.yaml").exists() and not (path / BUNDLE_FILE).exists():
+        recover_bundle(path / "bundle")
         inner = path / "bundle" / BUNDLE_FILE
-        if inner.exists() and (seed is None or read_json(inner).get("seed") == seed):
+        if inner.exists() and (seed is None or _read_info(inner, _rebuild_hint(path)).get("seed") == seed):
             return load_bundle(path / "bundle")
         return bundle_from_run(path, seed=seed)
+    recover_bundle(path)
     info_path = path / BUNDLE_FILE
     if not info_path.exists():
-        raise BundleError(f"{path}: neither a bundle (no {BUNDLE_FILE}) nor a run directory (no config.yaml)")
-    info = read_json(info_path)
-    if info.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{info_path}: format {info.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+        hint = ""
+        if (path.parent / "config.yaml").exists():
+            hint = f"; rebuild it with `zeroskel bundle {path.parent}`"
+        raise BundleError(f"{path}: neither a bundle (no {BUNDLE_FILE}) nor a run directory (no config.yaml)"
+                          f"{hint}")
+    rebuild = _rebuild_hint(path)
+    info = _read_info(info_path, rebuild)
     if seed is not None and info.get("seed") != seed:
         raise BundleError(f"{path}: bundle of seed {info.get('seed')}, not {seed}")
-    encoder = load_tensors(path / info["encoder"]["file"])
-    head = load_tensors(path / info["head"]["file"])
+
+    def load(rel: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        try:
+            return load_tensors(_inside(path, rel, info_path), rebuild=rebuild)
+        except (CheckpointError, FileNotFoundError) as e:
+            raise BundleError(f"{e}" if str(path) in str(e) else f"{path / rel}: {e}") from None
+
+    encoder, head = load(info["encoder"]["file"]), load(info["head"]["file"])
     side_info = class_text = None
     if (path / "side_info.json").exists():
-        from zeroskel.text.sideinfo import load_side_info
+        from zeroskel.text.sideinfo import SideInfoError, load_side_info
 
-        side_info = load_side_info(path / "side_info.json")
-    if info["text"].get("class_text") and (path / info["text"]["class_text"]).exists():
-        from zeroskel.text.class_text import load_class_text
+        try:
+            side_info = load_side_info(path / "side_info.json")
+        except (SideInfoError, ValueError, OSError, RecursionError) as e:
+            raise BundleError(f"{path / 'side_info.json'}: cannot read ({e}); {rebuild}") from None
+    if info["text"].get("class_text"):
+        ct_path = _inside(path, info["text"]["class_text"], info_path)
+        if ct_path.exists():
+            from zeroskel.text.class_text import load_class_text
 
-        class_text, _ = load_class_text(path / info["text"]["class_text"])
+            try:
+                class_text, _ = load_class_text(ct_path)
+            except (ValueError, OSError) as e:
+                raise BundleError(f"{e}; {rebuild}" if str(ct_path) in str(e) else f"{ct_path}: {e}") from None
     return Bundle(info=info, encoder=encoder, head=head, side_info=side_info, class_text=class_text, root=path)
+
+
+def _rebuild_hint(path: Path) -> str:
+    """How to rebuild the bundle at ``path`` (from the run it came from, when known)."""
+    run = None
+    try:
+        info = json.loads((path / BUNDLE_FILE).read_text(encoding="utf-8"))
+        run = info.get("source_run") if isinstance(info, dict) else None
+    except (OSError, ValueError, RecursionError):
+        pass
+    if not isinstance(run, str) or not run:
+        run = str(path.parent) if (path.parent / "config.yaml").exists() else "RUN_DIR"
+    return f"rebuild the bundle with `zeroskel bundle {run} --out {path}`"
+
+
+# bundle.json: field -> type; nested fields checked by _read_info
+_INFO_FIELDS = {"format": str, "encoder": dict, "head": dict, "layout": str, "preprocess": dict, "text": dict,
+                "vocabulary": dict}
+
+
+def _read_info(info_path: Path, rebuild: str) -> dict[str, Any]:
+    """``bundle.json``, checked to be an object with the fields loading needs (BundleError otherwise)."""
+    try:
+        info = read_json(info_path)
+    except (ValueError, RecursionError) as e:
+        raise BundleError(f"{info_path}: not valid JSON ({str(e) or type(e).__name__}); {rebuild}") from None
+    except OSError as e:
+        raise BundleError(f"{info_path}: cannot read ({e.strerror or e})") from None
+
+    def bad(what: str) -> BundleError:
+        return BundleError(f"{info_path}: {what}; {rebuild}")
+
+    if not isinstance(info, dict):
+        raise bad(f"expected a JSON object, got a {type(info).__name__}")
+    if "format" in info and info["format"] != BUNDLE_FORMAT:
+        raise BundleError(f"{info_path}: format {info['format']!r}, expected {BUNDLE_FORMAT!r}")
+    for key, typ in _INFO_FIELDS.items():
+        if key not in info:
+            raise bad(f"missing the field {key!r}")
+        if not isinstance(info[key], typ):
+            raise bad(f"field {key!r} should be a {typ.__name__}, got {type(info[key]).__name__}")
+    for part in ("encoder", "head"):
+        spec = info[part]
+        if not isinstance(spec.get("file"), str) or not isinstance(spec.get("model"), str) \
+                or not isinstance(spec.get("model_kwargs"), dict):
+            raise bad(f"{part!r} needs 'file' and 'model' (strings) and 'model_kwargs' (an object)")
+    pre = info["preprocess"]
+    for key in ("length", "num_person"):
+        value = pre.get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad(f"preprocess.{key} should be a whole number, got {value!r}")
+    if pre["length"] < MIN_LENGTH:
+        raise bad(f"preprocess.length is {pre['length']}; clips need at least {MIN_LENGTH} frames")
+    if pre["num_person"] < 1:
+        raise bad(f"preprocess.num_person is {pre['num_person']}; it should be at least 1")
+    if "align_view" not in pre:
+        raise bad("preprocess needs 'align_view'")
+    text = info["text"]
+    if not isinstance(text.get("encoder"), str) or isinstance(text.get("dim"), bool) \
+            or not isinstance(text.get("dim"), int):
+        raise bad("text needs 'encoder' (a string) and 'dim' (a whole number)")
+    if not isinstance(info["vocabulary"].get("class_names"), list):
+        raise bad("vocabulary needs 'class_names' (a list)")
+    return info
+
+
+def _inside(root: Path, rel: Any, info_path: Path) -> Path:
+    """``root / rel``, refused unless it names a file inside ``root`` (no absolute paths, no ``..``)."""
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise BundleError(f"{info_path}: file {rel!r} is not a file name inside the bundle folder")
+    target = (root / rel).resolve()
+    if root.resolve() not in target.parents:
+        raise BundleError(f"{info_path}: file {rel!r} points outside the bundle folder ({target})")
+    return root / rel
 
 
 def build_models(bundle: Bundle, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
     """(encoder, head) of a bundle, in eval mode, frozen, on ``device``."""
     from zeroskel.engine.io import model_from_weights
 
-    encoder, head = (model_from_weights(bundle.info[part], getattr(bundle, part)[0], device, frozen=True)
-                     for part in ("encoder", "head"))
+    models = []
+    for part in ("encoder", "head"):
+        try:
+            models.append(model_from_weights(bundle.info[part], getattr(bundle, part)[0], device, frozen=True))
+        except CheckpointError as e:
+            where = bundle.root / BUNDLE_FILE if bundle.root is not None else "bundle"
+            file = bundle.info[part].get("file", part)
+            raise BundleError(f"{where}: the {part} settings disagree with the weights in {file}: {e}"
+                              + (f"; {_rebuild_hint(bundle.root)}" if bundle.root is not None else "")) from None
+    encoder, head = models
     return encoder, head
 
 
 __all__ = ["BUNDLE_FORMAT", "Bundle", "BundleError", "bundle_from_run", "bundle_from_models", "write_bundle",
-           "export_bundle", "load_bundle", "build_models"]
+           "export_bundle", "load_bundle", "build_models", "recover_bundle", "MIN_LENGTH"]

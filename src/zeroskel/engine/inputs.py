@@ -18,7 +18,8 @@ Files (``read_clips``):
   header row; empty cells are missing values. One person.
 - ``.skeleton``: an NTU RGB+D / Kinect v2 file (layout ``ntu25``, up to 2 people).
 - ``.pkl`` / ``.pickle``: a pyskl / mmaction2 pickle; one clip per annotation (``keypoint`` (M, T, V, C),
-  2D files with ``keypoint_score``).
+  2D files with ``keypoint_score``). Read with ``zeroskel.data.formats.load_pickle_safely``: numpy arrays
+  and plain values only, so a crafted pickle cannot run code (it is refused with a message).
 - dataset files, read by the dataset readers (layout ``kinect20``): MSR Action3D
   ``*_skeleton3D.txt`` and UTD-MHAD ``*_skeleton.mat``.
 
@@ -37,7 +38,13 @@ documented repairs, both reported as notes (and as a :class:`InputWarning` by th
    both sides is filled by linear interpolation between them.
 
 Any other missing value (a longer gap, a joint missing at the start or end of the clip, a person
-missing in some frames but not all) is refused. Infinite values are refused. A clip needs at least
+missing in some frames but not all) is refused. Infinite values are refused, and so are arrays that are
+not real numbers (booleans, complex numbers, strings, structured records).
+
+Units: 3D joints are taken to be in metres (as the datasets store them). A clip whose body spans more
+than ``MAX_BODY_EXTENT`` (10) units, median over its frames, is refused unless ``units`` says what it is:
+``"mm"`` or ``"cm"`` converts to metres (a note says so), ``"m"`` uses the values as given. Millimetre
+input read as metres changes the ranking without any other sign. A clip needs at least
 ``MIN_FRAMES`` (2) frames with a skeleton. An all-zero person-frame means "nobody there", as in the
 datasets. Joints the input layout lacks are estimated from named neighbours (``map_layout``) and
 reported as approximate.
@@ -46,7 +53,6 @@ from __future__ import annotations
 
 import csv
 import json
-import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +60,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from zeroskel.data.formats import load_pickle_safely
 from zeroskel.data.layouts import get_layout, list_layouts, map_layout
 
 MIN_FRAMES = 2
 DEFAULT_MAX_GAP = 5
+MAX_BODY_EXTENT = 10.0  # metres: larger bodies are another unit (see the module docstring)
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+_KIND_NAMES = {"b": "booleans", "c": "complex numbers", "V": "structured records", "U": "strings",
+               "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans"}
 FILE_SUFFIXES = (".npy", ".npz", ".json", ".csv", ".skeleton", ".pkl", ".pickle", "_skeleton3D.txt",
                  "_skeleton.mat")
 
@@ -90,11 +101,16 @@ class Clip:
 
 # ----------------------------------------------------------------------------------------- arrays
 def as_people_array(joints: Any, name: str) -> np.ndarray:
-    """(T, V, C) or (M, T, V, C) -> float64 (M, T, V, C); InputError for any other shape."""
+    """(T, V, C) or (M, T, V, C) -> float64 (M, T, V, C); InputError for any other shape or dtype."""
     try:
-        arr = np.asarray(joints, dtype=np.float64)
+        raw = np.asarray(joints)
     except (TypeError, ValueError) as e:
         raise InputError(f"{name}: joints are not a numeric array ({e})") from None
+    if raw.dtype.kind not in "iuf":
+        what = _KIND_NAMES.get(raw.dtype.kind, f"dtype {raw.dtype}")
+        raise InputError(f"{name}: joints are not a numeric array: they are {what} (dtype {raw.dtype}); "
+                         "expected real numbers (x, y, z coordinates)")
+    arr = raw.astype(np.float64)
     if arr.ndim == 3:
         arr = arr[None]  # (1, T, V, C)
     if arr.ndim != 4:
@@ -234,9 +250,38 @@ def resolve_layout(num_joints: int, *, given: str | None, from_input: str | None
                      f"--layout{hint}. Known layouts: {', '.join(list_layouts())}")
 
 
+def body_extent(joints: np.ndarray) -> float:
+    """Median over present person-frames of the diagonal of the joints' bounding box; (M, T, V, C)."""
+    present = np.any(joints != 0, axis=(2, 3))  # (M, T)
+    if not present.any():
+        return 0.0
+    frames = joints[present]  # (n, V, C)
+    return float(np.median(np.linalg.norm(frames.max(1) - frames.min(1), axis=-1)))
+
+
+def apply_units(joints: np.ndarray, units: str | None, *, name: str) -> tuple[np.ndarray, list[str]]:
+    """Check (``units=None``) or convert 3D joints to metres; see the module docstring."""
+    if units is not None and units not in UNITS:
+        raise InputError(f"{name}: units {units!r} unknown; use one of {', '.join(UNITS)}")
+    if units is None:
+        extent = body_extent(joints)
+        if extent > MAX_BODY_EXTENT:
+            guess = ("millimetres" if 200 <= extent <= 5000 else "centimetres" if 20 <= extent < 200
+                     else "not metres")
+            raise InputError(f"{name}: the skeleton spans {extent:.4g} units (median over frames), but a body "
+                             f"in metres spans about 0.5 to 2.5, so these look like {guess}. Say the units: "
+                             "--units mm / units='mm' (or cm) converts to metres, --units m uses the values "
+                             "as they are")
+        return joints, []
+    if units == "m":
+        return joints, []
+    return joints * UNITS[units], [f"converted from {units} to metres (x {UNITS[units]:g})"]
+
+
 def prepare_joints(joints: Any, *, dst_layout: str, src_layout: str | None = None,
                    layout_hint: str | None = None, coords: str = "xyz", input_coords: str | None = None,
-                   max_gap: int = DEFAULT_MAX_GAP, name: str = "clip") -> tuple[np.ndarray, list[str]]:
+                   max_gap: int = DEFAULT_MAX_GAP, name: str = "clip",
+                   units: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Check, repair and map one clip into the model's layout.
 
     Args:
@@ -248,6 +293,7 @@ def prepare_joints(joints: Any, *, dst_layout: str, src_layout: str | None = Non
         input_coords: what the input holds when its size does not say (``xy+score``), else None.
         max_gap: longest NaN gap (frames) that is interpolated.
         name: clip name for messages.
+        units: ``m`` | ``cm`` | ``mm`` for 3D joints, or None (check that they look like metres).
     Returns:
         ``(joints (M, T, V_model, 3) float32, notes)``.
     """
@@ -259,6 +305,11 @@ def prepare_joints(joints: Any, *, dst_layout: str, src_layout: str | None = Non
     frames = int(present.any(axis=0).sum())
     if frames < MIN_FRAMES:
         raise InputError(f"{name}: {frames} frame(s) with a skeleton, need at least {MIN_FRAMES}")
+    if coords == "xyz":
+        arr, unit_notes = apply_units(arr, units, name=name)
+        notes += unit_notes
+    elif units is not None:
+        raise InputError(f"{name}: units apply to 3D joints; this model reads 2D keypoints")
     if layout != get_layout(dst_layout).name:
         arr, approximate = map_layout(arr, layout, dst_layout)  # (M, T, V_model, C)
         if approximate.any():
@@ -277,9 +328,13 @@ def _json_array(obj: Any, name: str) -> np.ndarray:
             return float("nan")
         if isinstance(x, list):
             return [nan(y) for y in x]
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise TypeError(type(x).__name__)
         return x
     try:
         return np.array(nan(obj), dtype=np.float64)
+    except RecursionError:
+        raise InputError(f"{name}: JSON nested too deeply to be frames of joints") from None
     except (TypeError, ValueError):
         raise InputError(f"{name}: joints are not a regular nested list of numbers (ragged frames, "
                          "or non-numeric values)") from None
@@ -290,6 +345,10 @@ def _read_json(path: Path) -> list[Clip]:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be frames of joints") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     layout = None
     if isinstance(obj, dict):
         if "joints" not in obj:
@@ -342,7 +401,11 @@ def _read_npz(path: Path) -> list[Clip]:
         keys = list(data.keys())
         layout = None
         if "layout" in keys:
-            layout = str(np.asarray(data["layout"]).reshape(-1)[0])
+            value = np.asarray(data["layout"]).reshape(-1)
+            if value.size != 1 or value.dtype.kind not in "US":
+                raise InputError(f"{path}: 'layout' must be one string (a layout name such as 'ntu25'), "
+                                 f"got an array of {value.size} {value.dtype} value(s)")
+            layout = str(value[0])
             keys.remove("layout")
         if "joints" in keys:
             arr = data["joints"]
@@ -351,7 +414,7 @@ def _read_npz(path: Path) -> list[Clip]:
         else:
             raise InputError(f"{path}: expected an array named 'joints' or a single array, found "
                              f"{', '.join(keys) or 'none'}")
-    return [Clip(str(path), np.asarray(arr, dtype=np.float64), layout)]
+    return [Clip(str(path), as_people_array(arr, str(path)), layout)]
 
 
 def _read_skeleton(path: Path) -> list[Clip]:
@@ -369,8 +432,7 @@ def _read_skeleton(path: Path) -> list[Clip]:
 
 
 def _read_pyskl(path: Path) -> list[Clip]:
-    with open(path, "rb") as f:
-        data = pickle.load(f)  # noqa: S301 (a local file the user names)
+    data = load_pickle_safely(path)  # numpy arrays and plain values only: nothing in it runs
     annotations = data.get("annotations") if isinstance(data, dict) else data
     if not isinstance(annotations, list) or not annotations:
         raise InputError(f"{path}: not a pyskl pickle (expected a dict with a non-empty 'annotations' list)")
@@ -379,11 +441,15 @@ def _read_pyskl(path: Path) -> list[Clip]:
         if not isinstance(ann, dict) or "keypoint" not in ann:
             raise InputError(f"{path}: annotation {i} has no 'keypoint' array")
         sample = f"{path}#{ann.get('frame_dir', i)}"
-        kp = np.asarray(ann["keypoint"], dtype=np.float64)
+        kp = np.asarray(ann["keypoint"])
         if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
             raise InputError(f"{sample}: keypoint has shape {kp.shape}, expected (M, T, V, 2 or 3)")
+        kp = as_people_array(kp, sample)
         if kp.shape[-1] == 2 and ann.get("keypoint_score") is not None:
-            score = np.asarray(ann["keypoint_score"], dtype=np.float64)
+            score = np.asarray(ann["keypoint_score"])
+            if score.dtype.kind not in "iuf":
+                raise InputError(f"{sample}: keypoint_score is not an array of real numbers (dtype {score.dtype})")
+            score = score.astype(np.float64)
             if score.shape != kp.shape[:-1]:
                 raise InputError(f"{sample}: keypoint_score has shape {score.shape}, expected {kp.shape[:-1]}")
             kp = np.concatenate([kp, score[..., None]], axis=-1)  # (M, T, V, 3) = x, y, score
@@ -404,7 +470,11 @@ def _read_kinect_v1(path: Path) -> list[Clip]:
                      "UTD-MHAD *_skeleton.mat file; save other joints as .npy, .npz, .json or .csv")
 
 
-_READERS = {".npy": lambda p: [Clip(str(p), np.load(p, allow_pickle=False).astype(np.float64), None)],
+def _read_npy(path: Path) -> list[Clip]:
+    return [Clip(str(path), as_people_array(np.load(path, allow_pickle=False), str(path)), None)]
+
+
+_READERS = {".npy": _read_npy,
             ".npz": _read_npz, ".json": _read_json, ".csv": _read_csv, ".skeleton": _read_skeleton,
             ".pkl": _read_pyskl, ".pickle": _read_pyskl, ".txt": _read_kinect_v1, ".mat": _read_kinect_v1}
 
@@ -422,8 +492,11 @@ def read_clips(path: str | Path) -> list[Clip]:
         clips = _READERS[suffix](path)
     except InputError:
         raise
-    except (ValueError, OSError, KeyError, pickle.UnpicklingError, EOFError) as e:
-        msg = str(e)
+    except (ValueError, OSError, KeyError, EOFError, TypeError, IndexError, RecursionError) as e:
+        msg = str(e) or type(e).__name__
+        if "allow_pickle" in msg:  # numpy's hint to unpickle the file is not advice to follow
+            msg = ("not a numeric array file: it is damaged, not numpy at all, or holds Python objects, "
+                   "which are never unpickled; save the joints as a plain float array")
         raise InputError(msg if msg.startswith(str(path)) else f"{path}: cannot read ({msg})") from None
     return clips
 
@@ -459,6 +532,7 @@ def clip_notes(clip_name: str, notes: Sequence[str], *, warn: bool = True) -> li
     return out
 
 
-__all__ = ["Clip", "InputError", "InputWarning", "MIN_FRAMES", "DEFAULT_MAX_GAP", "FILE_SUFFIXES",
+__all__ = ["Clip", "InputError", "InputWarning", "MIN_FRAMES", "DEFAULT_MAX_GAP", "FILE_SUFFIXES", "UNITS",
+           "MAX_BODY_EXTENT", "body_extent", "apply_units",
            "read_clips", "to_clips", "prepare_joints", "repair_missing", "resolve_layout",
            "as_people_array", "clip_notes"]

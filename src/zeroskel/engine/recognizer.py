@@ -13,7 +13,10 @@ Scores are what the run's evaluation computes: the clip is preprocessed as in ev
 feature cache stores it, and the head scores every class: per phase, the mean over the class's N_a
 descriptions of the cosine between the projected clip feature and the description embedding; the
 phases of a branch are averaged, then the two branches (``HeadOutput.fused_scores``). Scores lie in
-[-1, 1]; higher is better. They rank classes; they are not probabilities.
+[-1, 1]; higher is better. They rank classes; they are not probabilities. A clip whose feature map does
+not fit in float16 is scored from its float32 feature map instead, and a clip whose scores are not
+finite is refused (``InputError`` naming it) rather than ranked; 3D joints are checked to be metres
+(``units``, see ``zeroskel.engine.inputs``).
 
 Vocabulary:
 
@@ -26,7 +29,9 @@ Vocabulary:
 
 Text embeddings are cached in memory per vocabulary and on disk per text (``EmbeddingCache``) under
 ``cache_dir`` (default: ``<bundle>/text_cache`` when the bundle folder is writable, else
-``$ZEROSKEL_CACHE_DIR/text`` or ``~/.cache/zeroskel/text``).
+``$ZEROSKEL_CACHE_DIR/text``, ``$XDG_CACHE_HOME/zeroskel/text`` or ``~/.cache/zeroskel/text``). The disk
+cache is optional: when it cannot be written (a read-only or full disk) the embeddings are kept in
+memory with a warning, and a corrupt cache file is dropped and rebuilt.
 
 ``calibrate=True`` subtracts the run's GZSL calibration factor (``bundle.json`` ``gamma``, chosen on the
 validation protocol) from the scores of classes the model was trained on, when they compete with
@@ -55,7 +60,10 @@ def default_cache_dir(bundle_root: Path | None) -> Path:
     if bundle_root is not None and os.access(bundle_root, os.W_OK):
         return bundle_root / "text_cache"
     base = os.environ.get("ZEROSKEL_CACHE_DIR")
-    return (Path(base) if base else Path.home() / ".cache" / "zeroskel") / "text"
+    if base:
+        return Path(base) / "text"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "zeroskel" / "text"
 
 
 class ZeroShotRecognizer:
@@ -164,7 +172,7 @@ class ZeroShotRecognizer:
 
     # ---------------------------------------------------------------------------------- skeletons
     def prepare(self, clip: Clip, *, layout: str | None = None, max_gap: int = DEFAULT_MAX_GAP,
-                warn: bool = True) -> tuple[np.ndarray, list[str]]:
+                warn: bool = True, units: str | None = None) -> tuple[np.ndarray, list[str]]:
         """One clip -> (preprocessed (3, T, V, M) float32, notes): repair, map to the model's layout, normalise."""
         from zeroskel.data.transforms import preprocess
 
@@ -172,7 +180,7 @@ class ZeroShotRecognizer:
             raise InputError(f"{clip.name}: the file says layout {clip.layout!r} but {layout!r} was given")
         joints, notes = prepare_joints(clip.joints, dst_layout=self.layout, src_layout=layout,
                                        layout_hint=clip.layout, coords=self.coords, input_coords=clip.coords,
-                                       max_gap=max_gap, name=clip.name)
+                                       max_gap=max_gap, name=clip.name, units=units)
         if joints.shape[0] > self.num_person:
             notes.append(f"{joints.shape[0]} people in the clip; the model reads the first {self.num_person}")
         notes = clip_notes(clip.name, notes, warn=warn)
@@ -189,12 +197,17 @@ class ZeroShotRecognizer:
         x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
         fm = self.encoder.feature_map(x)  # (N, C, T', V)
         rnd = self.round_features if round_features is None else round_features
-        return fm.to(torch.float16).float() if rnd else fm
+        if not rnd:
+            return fm
+        rounded = fm.to(torch.float16).float()
+        fits = torch.isfinite(rounded).flatten(1).all(1) | ~torch.isfinite(fm).flatten(1).all(1)  # (N,)
+        return torch.where(fits[:, None, None, None], rounded, fm)  # float32 where float16 overflows
 
     @torch.no_grad()
     def score(self, clips: Any, classes: Sequence[str] | None = None, *, side_information: Any = None,
               layout: str | None = None, max_gap: int = DEFAULT_MAX_GAP, source: str | None = None,
-              calibrate: bool = False, warn: bool = True) -> tuple[list[str], dict[str, np.ndarray], list[Clip]]:
+              calibrate: bool = False, warn: bool = True,
+              units: str | None = None) -> tuple[list[str], dict[str, np.ndarray], list[Clip]]:
         """Scores of every clip against every class.
 
         Returns ``(class names, {"fused", "spatial", "temporal"} -> (N, K) float32, clips)`` (a branch
@@ -204,7 +217,7 @@ class ZeroShotRecognizer:
         items = to_clips(clips)
         if not items:
             raise InputError("no clips given")
-        xs = [self.prepare(c, layout=layout, max_gap=max_gap, warn=warn)[0] for c in items]
+        xs = [self.prepare(c, layout=layout, max_gap=max_gap, warn=warn, units=units)[0] for c in items]
         text = text.to(self.device)
         out: dict[str, list[np.ndarray]] = {b: [] for b in BRANCHES}
         for i in range(0, len(xs), self.batch_size):
@@ -216,6 +229,14 @@ class ZeroShotRecognizer:
                 if s is not None:
                     out[b].append(s.float().cpu().numpy())
         scores = {b: np.concatenate(v) for b, v in out.items() if v}
+        for b, s in scores.items():
+            bad = ~np.isfinite(s).all(1)  # (N,)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                big = float(np.abs(xs[i]).max())
+                raise InputError(f"{items[i].name}: the model gives non-finite ({b}) scores for this clip "
+                                 f"(largest preprocessed coordinate {big:.3g}); check its units (--units) "
+                                 "and values")
         if calibrate:
             scores = {b: s - self._seen_penalty(names, b)[None] for b, s in scores.items()}
         return names, scores, items
@@ -229,21 +250,23 @@ class ZeroShotRecognizer:
     def predict_batch(self, clips: Any, classes: Sequence[str] | None = None, *, side_information: Any = None,
                       layout: str | None = None, top_k: int | None = 5, branch: str = "fused",
                       max_gap: int = DEFAULT_MAX_GAP, calibrate: bool = False,
-                      source: str | None = None) -> list[Ranking]:
+                      source: str | None = None, units: str | None = None) -> list[Ranking]:
         """One ranking ``[(class, score), ...]`` (best first, ``top_k`` long; None: all) per clip.
 
         ``clips``: arrays (T, V, C) / (M, T, V, C), file paths (a file may hold several clips, each
         giving one ranking, in file order) or :class:`Clip` objects.
         """
+        _check_top_k(top_k)
         names, scores, _ = self.score(clips, classes, side_information=side_information, layout=layout,
-                                      max_gap=max_gap, calibrate=calibrate, source=source)
+                                      max_gap=max_gap, calibrate=calibrate, source=source, units=units)
         if branch not in scores:
             raise ValueError(f"branch {branch!r} not available (have {', '.join(scores)})")
         return [rank(row, names, top_k) for row in scores[branch]]
 
     def predict(self, joints: Any, classes: Sequence[str] | None = None, *, side_information: Any = None,
                 layout: str | None = None, top_k: int | None = 5, branch: str = "fused",
-                max_gap: int = DEFAULT_MAX_GAP, calibrate: bool = False, source: str | None = None) -> Ranking:
+                max_gap: int = DEFAULT_MAX_GAP, calibrate: bool = False, source: str | None = None,
+                units: str | None = None) -> Ranking:
         """The ranking ``[(class, score), ...]`` of one clip: an array (T, V, C) / (M, T, V, C), a file
         holding one clip, or a :class:`Clip`."""
         items = to_clips(joints)
@@ -252,11 +275,17 @@ class ZeroShotRecognizer:
                              "predict_batch for several")
         return self.predict_batch(items, classes, side_information=side_information, layout=layout,
                                   top_k=top_k, branch=branch, max_gap=max_gap, calibrate=calibrate,
-                                  source=source)[0]
+                                  source=source, units=units)[0]
+
+
+def _check_top_k(top_k: int | None) -> None:
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0):
+        raise ValueError(f"top_k must be a whole number >= 0 (0 or None: all classes), got {top_k!r}")
 
 
 def rank(scores: np.ndarray, names: Sequence[str], top_k: int | None = 5) -> Ranking:
     """Classes by descending score (ties: vocabulary order), the first ``top_k`` (None or 0: all)."""
+    _check_top_k(top_k)
     order = np.argsort(-np.asarray(scores), kind="stable")
     if top_k:
         order = order[:top_k]

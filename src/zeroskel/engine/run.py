@@ -7,7 +7,9 @@ Layout of a run directory::
     config.yaml          resolved config (every later step reads it)
     env.json             versions, device, threads
     log.txt              the log
-    metrics.jsonl        one line per epoch of every training step (seed, step, epoch, ...)
+    metrics.jsonl        one line per epoch of every training step (seed, step, epoch, ...), kept
+                         across --resume
+    run.lock             held (flock) by the process working on the run; names its pid and host
     metrics.json         the final numbers: mean, std and per-seed values
     text/                class-text tensor and the embedding cache
     seed<S>/encoder/     main encoder: best.safetensors (+ metadata), result.json
@@ -25,6 +27,7 @@ pseudo-unseen); the test split is touched once, by ``evaluate``.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ from zeroskel.engine.runtime import (LOG, environment, is_main_process, resolve_
                                      setup_logging)
 
 STEPS = ("pretrain", "extract", "train", "evaluate")
+_HELD_LOCKS: set[str] = set()  # run directories this process holds the lock of
 MULTI_PERSON = {"ntu60", "ntu120", "pku-mmd"}
 
 
@@ -237,9 +241,57 @@ class Run:
 
         from zeroskel.config import atomic_write_text
 
+        if not getattr(self, "_jsonl_loaded", False):  # steps an earlier process ran (before --resume)
+            self._jsonl_loaded = True
+            path = self.dir / "metrics.jsonl"
+            earlier: dict[tuple[int, str], list[dict[str, Any]]] = {}
+            for line in (path.read_text(encoding="utf-8").splitlines() if path.exists() else []):
+                try:
+                    entry = json.loads(line)
+                    key = (int(entry.pop("seed")), str(entry.pop("step")))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue  # a line this code did not write
+                earlier.setdefault(key, []).append(entry)
+            for key, hist in earlier.items():
+                self._histories.setdefault(key, hist)  # this process's history of a step wins (it resumed it)
         lines = [json.dumps({"seed": s, "step": st, **h})
                  for (s, st), hist in sorted(self._histories.items()) for h in hist]
         atomic_write_text(self.dir / "metrics.jsonl", "\n".join(lines) + "\n")
+
+    @contextmanager
+    def locked(self):
+        """Hold ``RUN_DIR/run.lock`` (an exclusive ``flock``, released by the OS even on kill -9) while
+        working on the run; RunError naming the holder when another process has it (two processes
+        training one run directory would overwrite each other's files). Re-entrant in one process."""
+        key = str(self.dir.resolve())
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            fcntl = None
+        if fcntl is None or key in _HELD_LOCKS or not is_main_process():
+            yield
+            return
+        import os
+        import socket
+
+        path = self.dir / "run.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise RunError(f"{self.dir} is in use by {holder} (lock {path}); wait for it to finish or "
+                           "stop it, then run again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
+        _HELD_LOCKS.add(key)
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.discard(key)
+            os.close(fd)
 
     def _timed(self, seed: int, step: str, fn):
         path = self.seed_dir(seed) / "timings.json"
@@ -483,6 +535,10 @@ class Run:
             getattr(self, step)(seed)
 
     def run(self, steps: tuple[str, ...] = STEPS, *, summarize: bool = True) -> dict[str, Any]:
+        with self.locked():
+            return self._run_steps(steps, summarize=summarize)
+
+    def _run_steps(self, steps: tuple[str, ...], *, summarize: bool) -> dict[str, Any]:
         main = is_main_process()
         setup_logging(self.dir / "log.txt" if main else None, verbose=main)
         t0 = time.perf_counter()

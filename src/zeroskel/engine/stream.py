@@ -66,17 +66,20 @@ class StreamClassifier:
         layout: layout of the incoming frames (default: the model's).
         top_k: length of each ranking.
         max_gap: longest run of missing (NaN) frames of a joint that is interpolated.
+        units: units of 3D frames (``m``, ``cm``, ``mm``; None: checked to look like metres).
     """
 
     def __init__(self, recognizer: ZeroShotRecognizer, classes: Sequence[str] | None = None, *,
                  side_information: Any = None, window: int = 64, hop: int = 16, layout: str | None = None,
-                 top_k: int | None = 5, max_gap: int = DEFAULT_MAX_GAP) -> None:
+                 top_k: int | None = 5, max_gap: int = DEFAULT_MAX_GAP, units: str | None = None) -> None:
         if window < 2:
             raise ValueError(f"window must be at least 2 frames, got {window}")
         if hop < 1:
             raise ValueError(f"hop must be at least 1 frame, got {hop}")
         self.recognizer, self.window, self.hop = recognizer, int(window), int(hop)
-        self.layout, self.top_k, self.max_gap = layout, top_k, max_gap
+        if top_k is not None and top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 or None: all classes), got {top_k}")
+        self.layout, self.top_k, self.max_gap, self.units = layout, top_k, max_gap, units
         self.classes = classes
         self.side_information = side_information
         recognizer.class_text(classes, side_information=side_information)  # embed the vocabulary once
@@ -129,7 +132,8 @@ class StreamClassifier:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", InputWarning)
                 ranking = rec.predict(clip, self.classes, side_information=self.side_information,
-                                      layout=self.layout, top_k=self.top_k, max_gap=self.max_gap)
+                                      layout=self.layout, top_k=self.top_k, max_gap=self.max_gap,
+                                      units=self.units)
         except InputError as e:
             return StreamPrediction(start, end, [], error=str(e))
         notes = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]

@@ -154,6 +154,8 @@ def fit(
         result = FitResult(**state["result"])
         start = state["epoch"] + 1
         LOG.info("%s: resuming after epoch %d from %s", desc, state["epoch"], state_path)
+        if on_epoch is not None and result.history:  # report the saved epochs (a kill may have beaten it)
+            on_epoch(result.history)
     last = sgd.epochs - 1 if stop_after is None else min(stop_after, sgd.epochs - 1)
     for epoch in range(start, last + 1):
         t0 = time.perf_counter()

@@ -165,27 +165,34 @@ def load_class_text(path: str | os.PathLike) -> tuple[torch.Tensor, dict]:
     """Read what ``save_class_text`` wrote: (tensor (P, K, N_a, D), metadata with ``class_names``,
     ``phases``, ``temporal`` (``phase`` for files written before the mode was recorded) etc.)."""
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import SafetensorError, safe_open
 
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                if "class_text" not in f.keys():
-                    raise ValueError(f"{path}: not a class-text file (no tensor 'class_text')")
-                meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-                tensor = f.get_tensor("class_text")
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: cannot read class text ({e})") from None
-        except Exception as e:  # noqa: BLE001 - safetensors' own header errors
-            if isinstance(e, ValueError) and str(e).startswith(str(path)):
-                raise
-            raise ValueError(f"{path}: cannot read class text ({type(e).__name__}: {e})") from None
-    else:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(obj, dict) or "class_text" not in obj:
-            raise ValueError(f"{path}: not a class-text file (expected a dict with 'class_text')")
-        tensor = obj.pop("class_text")
-        meta = obj
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    if "class_text" not in f.keys():
+                        raise ValueError(f"{path}: not a class-text file (no tensor 'class_text')")
+                    meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+                    tensor = f.get_tensor("class_text")
+            except SafetensorError as e:
+                raise ValueError(f"SafetensorError: {e}") from None
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(obj, dict) or "class_text" not in obj:
+                raise ValueError(f"{path}: not a class-text file (expected a dict with 'class_text')")
+            tensor = obj.pop("class_text")
+            meta = obj
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # a truncated or corrupt file: safetensors, torch and json raise several types
+        if isinstance(e, ValueError) and str(e).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable class-text file, it is truncated or corrupt "
+                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); delete it and "
+                         "rebuild it (`zeroskel text embed`, or rerun the run that wrote it)") from None
+    if not isinstance(tensor, torch.Tensor) or tensor.dim() != 4:
+        raise ValueError(f"{path}: class_text is not a (P, K, N_a, D) tensor")
     meta.setdefault("temporal", DEFAULT_TEMPORAL)
     return tensor, meta
 

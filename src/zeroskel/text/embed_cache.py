@@ -5,6 +5,10 @@ tensor ``embeddings`` (N, D) and, in its metadata, the JSON list of the N text h
 New embeddings go into a new shard written atomically (temp file + os.replace), so concurrent or interrupted
 writers never leave a half-written file; many small shards are merged into one by ``compact()``.
 
+The cache is only a cache: a shard that cannot be read (truncated, corrupt, another encoder's) is
+dropped with a warning naming it and its texts are embedded again; a cache folder that cannot be
+written (read-only, a full disk) keeps the new embeddings in memory, with one warning.
+
     enc = CachedEncoder(get_text_encoder("minilm"), "~/.cache/zeroskel/text")
     enc.encode(texts)   # embeds only texts never seen before with this encoder
 """
@@ -16,11 +20,12 @@ import os
 import re
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from zeroskel.text.encoders import TextEncoder, _check_texts
@@ -50,6 +55,7 @@ class EmbeddingCache:
         self.dir = Path(cache_dir).expanduser() / _encoder_dirname(encoder_id)
         self._table: dict[str, torch.Tensor] = {}
         self._seen_shards: set[str] = set()
+        self.read_only = False  # set when a write failed: new embeddings stay in memory
         self.reload()
 
     def _shards(self) -> list[Path]:
@@ -60,18 +66,36 @@ class EmbeddingCache:
         for shard in self._shards():
             if shard.name in self._seen_shards:
                 continue
-            with safe_open(str(shard), framework="pt") as f:
-                meta = f.metadata() or {}
-                if meta.get("encoder_id") != self.encoder_id:
-                    raise ValueError(f"{shard}: written for encoder {meta.get('encoder_id')!r}, "
-                                     f"not {self.encoder_id!r}")
-                keys = json.loads(meta["keys"])
-                emb = f.get_tensor("embeddings")
-            if emb.shape[0] != len(keys):
-                raise ValueError(f"{shard}: {emb.shape[0]} embeddings for {len(keys)} keys")
+            try:
+                keys, emb = self._read_shard(shard)
+            except ValueError as e:  # a bad shard is dropped: its texts are embedded again
+                warnings.warn(f"text cache: dropping {shard}: {e}; its embeddings will be recomputed",
+                              stacklevel=2)
+                if not self.read_only:
+                    shard.unlink(missing_ok=True)
+                self._seen_shards.add(shard.name)
+                continue
             for k, row in zip(keys, emb):
                 self._table.setdefault(k, row)
             self._seen_shards.add(shard.name)
+
+    def _read_shard(self, shard: Path) -> tuple[list[str], torch.Tensor]:
+        """(text keys, embeddings (N, D)) of one shard; ValueError saying what is wrong with it."""
+        try:
+            with safe_open(str(shard), framework="pt") as f:
+                meta = f.metadata() or {}
+                if meta.get("encoder_id") != self.encoder_id:
+                    raise ValueError(f"written for encoder {meta.get('encoder_id')!r}, not {self.encoder_id!r}")
+                keys = json.loads(meta["keys"])
+                emb = f.get_tensor("embeddings")
+        except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
+            raise ValueError(f"unreadable, truncated or corrupt ({type(e).__name__}: {e})") from None
+        if not isinstance(keys, list) or emb.dim() != 2 or emb.shape[0] != len(keys):
+            raise ValueError(f"{emb.shape[0] if emb.dim() else 0} embeddings for "
+                             f"{len(keys) if isinstance(keys, list) else 'no'} keys")
+        if not torch.isfinite(emb).all():
+            raise ValueError("holds non-finite embeddings")
+        return keys, emb
 
     def __len__(self) -> int:
         return len(self._table)
@@ -112,11 +136,18 @@ class EmbeddingCache:
         if not keys:
             return
         emb = torch.stack(rows).float()  # (n_new, D)
-        self._write_shard(keys, emb)
         for k, row in zip(keys, emb):
             self._table[k] = row
-        if len(self._shards()) > COMPACT_AFTER:
-            self.compact()
+        if self.read_only:
+            return
+        try:
+            self._write_shard(keys, emb)
+            if len(self._shards()) > COMPACT_AFTER:
+                self.compact()
+        except OSError as e:
+            self.read_only = True
+            warnings.warn(f"text cache {self.dir} cannot be written ({e.strerror or e}); embeddings are kept "
+                          "in memory for this process only", stacklevel=2)
 
     def compact(self) -> None:
         """Merge all shards into one (written before the old ones are removed)."""

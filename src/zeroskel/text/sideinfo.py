@@ -232,6 +232,12 @@ def load_side_info(path: str | os.PathLike, class_names: Sequence[str] | None = 
         raise SideInfoError(f"{path}: file not found") from None
     except json.JSONDecodeError as e:
         raise SideInfoError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise SideInfoError(f"{path}: JSON nested too deeply to be side information") from None
+    except UnicodeDecodeError as e:
+        raise SideInfoError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise SideInfoError(f"{path}: cannot read ({e.strerror or e})") from None
     si = SideInformation.from_json(obj, origin=str(path))
     return validate(si, class_names, min_descriptions=min_descriptions)
 

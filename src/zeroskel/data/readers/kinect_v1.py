@@ -40,6 +40,17 @@ def check_joints(joints: np.ndarray) -> str | None:
     return None
 
 
+def _text_lines(path: Path) -> list[str]:
+    """The lines of a text file; SampleError naming the file when it is not text (not UTF-8)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise SampleError(f"{path}: not a text file (byte {e.start} is not UTF-8: {e.reason})") from None
+    except OSError as e:
+        raise SampleError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
 def _find_files(root: Path, pattern: re.Pattern, what: str) -> list[Path]:
     root = Path(root)
     if not root.exists():
@@ -87,6 +98,7 @@ def _to_kinect20(stored: np.ndarray, order: str) -> np.ndarray:
 # --- UTD-MHAD ------------------------------------------------------------------------------------
 
 _UTD_FILE = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton\.mat")
+UTD_SUBJECTS, UTD_TRIALS = 8, 4  # s1..s8, t1..t4 (a file outside them is not from the release)
 
 
 def read_utd_mhad_file(path: str | Path) -> np.ndarray:
@@ -119,6 +131,12 @@ def load_utd_mhad(root: str | Path, *, strict: bool = False) -> SkeletonDataset:
         if not 1 <= a <= num_classes:
             out.skip(name, f"unknown class a{a} (UTD-MHAD has a1..a{num_classes})", path)
             continue
+        if not 1 <= s <= UTD_SUBJECTS:
+            out.skip(name, f"unknown subject s{s} (UTD-MHAD has s1..s{UTD_SUBJECTS})", path)
+            continue
+        if not 1 <= t <= UTD_TRIALS:
+            out.skip(name, f"unknown trial t{t} (UTD-MHAD has t1..t{UTD_TRIALS})", path)
+            continue
         try:
             joints = read_utd_mhad_file(path)
         except SampleError as err:
@@ -138,18 +156,17 @@ def read_msr_action3d_file(path: str | Path) -> np.ndarray:
     """One MSR Action3D ``_skeleton3D.txt`` file -> (1, T, 20, 3) float32 in kinect20 order."""
     path = Path(path)
     rows = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 4:
-                raise SampleError(f"{path}: line {lineno} has {len(fields)} fields, expected 4 "
-                                  "(x y z confidence)")
-            try:
-                rows.append([float(v) for v in fields])
-            except ValueError:
-                raise SampleError(f"{path}: line {lineno} is not numeric: {line.strip()!r}") from None
+    for lineno, line in enumerate(_text_lines(path), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4:
+            raise SampleError(f"{path}: line {lineno} has {len(fields)} fields, expected 4 "
+                              "(x y z confidence)")
+        try:
+            rows.append([float(v) for v in fields])
+        except ValueError:
+            raise SampleError(f"{path}: line {lineno} is not numeric: {line.strip()!r}") from None
     if len(rows) % NUM_JOINTS:
         raise SampleError(f"{path}: {len(rows)} rows is not a multiple of 20 (truncated file?)")
     data = np.asarray(rows, dtype=np.float64).reshape(-1, NUM_JOINTS, 4)  # (T, V, xyzc)
@@ -188,23 +205,26 @@ def read_utkinect_labels(path: str | Path) -> list[tuple[str, str, float, float]
     path = Path(path)
     segments: list[tuple[str, str, float, float]] = []
     recording = None
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            if _UTK_RECORDING.fullmatch(line):
-                recording = line
-                continue
-            m = _UTK_SEGMENT.fullmatch(line)
-            if m is None or recording is None:
-                raise ValueError(f"{path}: line {lineno} is neither 'sSS_eEE' nor "
-                                 f"'action: start end': {line!r}")
-            try:
-                start, end = float(m.group(2)), float(m.group(3))
-            except ValueError:
-                raise ValueError(f"{path}: line {lineno}: frame ids are not numbers: {line!r}") from None
-            segments.append((recording, m.group(1), start, end))
+    try:
+        lines = _text_lines(path)
+    except SampleError as e:
+        raise ValueError(str(e)) from None
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if _UTK_RECORDING.fullmatch(line):
+            recording = line
+            continue
+        m = _UTK_SEGMENT.fullmatch(line)
+        if m is None or recording is None:
+            raise ValueError(f"{path}: line {lineno} is neither 'sSS_eEE' nor "
+                             f"'action: start end': {line!r}")
+        try:
+            start, end = float(m.group(2)), float(m.group(3))
+        except ValueError:
+            raise ValueError(f"{path}: line {lineno}: frame ids are not numbers: {line!r}") from None
+        segments.append((recording, m.group(1), start, end))
     if not segments:
         raise ValueError(f"{path}: no action segments")
     return segments
@@ -214,19 +234,21 @@ def read_utkinect_joints(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """``joints_sSS_eEE.txt`` -> (frame_ids (N,) int64, joints (N, 20, 3) float64 in SDK order)."""
     path = Path(path)
     ids, rows = [], []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 1 + 3 * NUM_JOINTS:
-                raise SampleError(f"{path}: line {lineno} has {len(fields)} fields, expected 61 "
-                                  "(frame id + 20 x xyz; truncated file?)")
-            try:
-                ids.append(int(float(fields[0])))
-                rows.append([float(v) for v in fields[1:]])
-            except ValueError:
-                raise SampleError(f"{path}: line {lineno} is not numeric") from None
+    for lineno, line in enumerate(_text_lines(path), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 1 + 3 * NUM_JOINTS:
+            raise SampleError(f"{path}: line {lineno} has {len(fields)} fields, expected 61 "
+                              "(frame id + 20 x xyz; truncated file?)")
+        try:
+            frame_id = float(fields[0])
+            rows.append([float(v) for v in fields[1:]])
+        except ValueError:
+            raise SampleError(f"{path}: line {lineno} is not numeric") from None
+        if not np.isfinite(frame_id):
+            raise SampleError(f"{path}: line {lineno}: frame id {fields[0]!r} is not a finite number")
+        ids.append(int(frame_id))
     if not rows:
         raise SampleError(f"{path}: no frames")
     return np.asarray(ids, dtype=np.int64), np.asarray(rows).reshape(-1, NUM_JOINTS, 3)
