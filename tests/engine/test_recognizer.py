@@ -73,7 +73,7 @@ def test_vocabularies_and_caches(rec, utd, tmp_path):
     shards = list((tmp_path / "cache").rglob("shard-*.safetensors"))
     assert shards  # on-disk embedding cache
     _, t2 = rec.class_text(side_information=load_shipped("utd-mhad"), classes=names)
-    assert t2.shape == (6, 6, 5, 32)
+    assert t2.shape == (6, 6, load_shipped("utd-mhad").num_descriptions, 32)
     assert rec.predict(clip, names, top_k=None) != rec.predict(clip, side_information=load_shipped("utd-mhad"),
                                                                classes=names, top_k=None)
     si_path = tmp_path / "si.json"
