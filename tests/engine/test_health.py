@@ -18,8 +18,10 @@ from helpers import run_tiny
 from zeroskel.models import create_model
 from zeroskel.models.neuron import prototype_health
 
-# the official head at its full prototype counts; logit scale and widths as the official code
-OFFICIAL = ["head.neuron_options={}", "head.options={}", "head.epochs=4"]
+# the official head at its full prototype counts, logit scale and widths, on 64-frame clips (T' = 16,
+# windows [0:5], [0:10], [0:16]) of a small encoder trained a few epochs on the seen classes
+OFFICIAL = ["head.neuron_options={}", "head.options={}", "head.epochs=4", "data.length=64",
+            "encoder.epochs=4", "encoder.base_channels=8"]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,8 @@ def test_official_prototypes_are_alive_on_real_features(official_run):
     health = json.loads((official_run / "seed0" / "health.json").read_text())
     for when in ("before", "after"):
         h = health[when]
-        assert max(h["temporal_attention_entropy"]) < 0.9, (when, h["temporal_attention_entropy"])
+        # uniform attention has ratio 1 and collapsed prototypes cosine 1 (zeroskel-v1: 0.99-1.00)
+        assert max(h["temporal_attention_entropy"]) < 0.95, (when, h["temporal_attention_entropy"])
         assert max(h["temporal_prototype_cosine"]) < 0.9, (when, h["temporal_prototype_cosine"])
         assert min(h["spatial_kept_fraction"]) > 0.2, (when, h["spatial_kept_fraction"])
 
