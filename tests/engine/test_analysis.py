@@ -120,8 +120,9 @@ def test_per_class_difference_sorting_and_errors():
 def test_every_figure_is_written(analysed):
     out, result = analysed
     expected = {"tsne", "clustering", "prototypes", "per_class", "per_class_difference", "confusion",
-                "curves"}
+                "curves", "health"}
     assert set(result["figures"]) == expected
+    assert [r["label"] for r in result["health"]["runs"]][1:] and set(result["health"]["runs"][0]) >= {"before", "after"}
     for name in result["figures"].values():
         with Image.open(out / name) as im:
             assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 200

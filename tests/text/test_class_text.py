@@ -155,5 +155,5 @@ def test_not_a_class_text_file(tmp_path):
     with pytest.raises(ValueError, match="w.safetensors: not a class-text file"):
         load_class_text(tmp_path / "w.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not safetensors at all")
-    with pytest.raises(ValueError, match="junk.safetensors: cannot read class text"):
+    with pytest.raises(ValueError, match="junk.safetensors: not a readable class-text file"):
         get_text_encoder(f"precomputed:{tmp_path / 'junk.safetensors'}")

@@ -70,7 +70,12 @@ class Method:
 _PEER_SGD = {"head.lr": 0.001, "head.weight_decay": 0.0}
 
 METHODS: dict[str, Method] = {
-    "neuron": Method("neuron", "official", about="Neuron, official-code settings"),
+    "neuron": Method("neuron", "official", about="Neuron, official-code behaviours with the laptop "
+                                                 "head.neuron_options"),
+    "neuron-exact": Method("neuron", "official", overrides={"head.neuron_options": {}},
+                           about="Neuron, the official code's values exactly (logit scale 0.1, MLP width C)"),
+    "neuron-v1": Method("neuron", "zeroskel-v1", about="Neuron as zeroskel had it before issue 11 "
+                                                       "(GELU MLPs, linear gates, per-phase projections, mean prediction)"),
     "neuron-paper": Method("neuron", "paper", about="Neuron, the paper's text (top-alpha, disjoint windows)"),
     "neuron-global": Method("neuron", "global", about="Neuron with all four Table 6 switches off"),
     "neuron-no-compression": Method("neuron", "official", {"spatial_compression": False},

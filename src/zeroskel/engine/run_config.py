@@ -56,11 +56,12 @@ class HeadConfig:
     name: str = "neuron"
     variant: str = "official"        # official | paper | global (see zeroskel.models.neuron)
     options: dict = field(default_factory=dict)  # overrides of the head's own config fields
-    # Applied to Neuron heads only, under ``options``: the laptop recipe. The official code scores
-    # 0.1 x cosine, which barely moves a softmax in the few hundred updates a small dataset gives
-    # (the head stays near chance on UTD-MHAD); 10 x cosine learns. ``{}`` restores the official
-    # values exactly (configs/official_ntu.yaml does).
-    neuron_options: dict = field(default_factory=lambda: {"logit_scale": 10.0, "hidden_dim": 128})
+    # Applied to Neuron heads only, under ``options``: the laptop recipe's one departure from the
+    # official values. The official 0.1 x cosine logits barely move a softmax in the few hundred
+    # updates a small dataset gives (the head stays near chance on UTD-MHAD: BENCHMARKS.md,
+    # validation figures of neuron vs neuron-exact); 10 x cosine learns. ``{}`` restores the
+    # official values exactly (configs/official_ntu.yaml does).
+    neuron_options: dict = field(default_factory=lambda: {"logit_scale": 10.0})
     epochs: int = 30
     min_steps: int = 300
     batch_size: int = 64
