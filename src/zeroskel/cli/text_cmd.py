@@ -85,7 +85,7 @@ def _embed(args: argparse.Namespace) -> int:
         names = si.class_names
         class_text = build_class_text(si, encoder, names, source=args.source, cache_dir=args.cache_dir,
                                       temporal=args.temporal)
-    except (SideInfoError, ValueError, KeyError, FileNotFoundError, TypeError) as e:
+    except (SideInfoError, ValueError, KeyError, FileNotFoundError, TypeError, ImportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"zeroskel text embed: {msg}", file=sys.stderr)
         return 1
@@ -231,7 +231,7 @@ def _check(args: argparse.Namespace) -> int:
         protocols = _check_protocols(args, args.side_info if shipped else si.dataset, si.class_names)
         report = run_check(si, args.encoder, protocols, device=args.device, cache_dir=args.cache_dir,
                            threshold=args.threshold)
-    except (SideInfoError, UnknownNameError, ValueError) as e:
+    except (SideInfoError, UnknownNameError, ValueError, FileNotFoundError, ImportError) as e:
         print(f"zeroskel text check: {e}", file=sys.stderr)
         return 2
     print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if args.json else report.format_text())

