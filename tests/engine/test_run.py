@@ -40,7 +40,8 @@ def test_run_directory_contract(tiny_run):
     for name in ("config.yaml", "env.json", "log.txt", "metrics.jsonl"):
         assert (tiny_run / name).exists(), name
     lines = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
-    assert {x["step"] for x in lines} == {"encoder", "val_encoder", "val_head", "head"}
+    assert {x["step"] for x in lines} == {"encoder", "val_encoder/d0", "val_encoder/d1", "val_head/d0",
+                                         "val_head/d1", "head"}
     weights, meta = load_tensors(tiny_run / "seed0" / "head" / "best.safetensors")
     assert meta["protocol"] == "utd-f1" and meta["layout"] == "kinect20"
     assert len(meta["class_names"]) == 27 and meta["text_encoder"] == "hashing:32"
