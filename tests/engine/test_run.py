@@ -104,6 +104,33 @@ def test_choices_never_read_test_data(utd_root, tmp_path):
     assert (out / "metrics.json").exists()
 
 
+def test_choice_averages_the_validation_draws(tiny_run):
+    from zeroskel.engine.run import RunError
+    from zeroskel.engine.selection import combine_draws
+
+    choice = json.loads((tiny_run / "seed0" / "val_head" / "choice.json").read_text())
+    draws = choice["draws"]
+    assert [d["draw"] for d in draws] == [0, 1]
+    # each draw holds out its own training subject (odd ids) and draws its own pseudo-unseen classes
+    held = [d["held_out_subjects"] for d in draws]
+    assert held[0] != held[1] and all(len(h) == 1 and h[0] % 2 == 1 for h in held)
+    assert draws[0]["val_unseen_classes"] != draws[1]["val_unseen_classes"]
+    histories = []
+    for d in draws:
+        rec = json.loads((tiny_run / "seed0" / "val_head" / f"d{d['draw']}" / "history.json").read_text())
+        assert rec["draw"] == d
+        enc = json.loads((tiny_run / "seed0" / "val_encoder" / f"d{d['draw']}" / "draw.json").read_text())
+        assert enc == d
+        histories.append(rec["history"])
+    again = combine_draws(histories)
+    assert again["fraction"] == choice["fraction"] and again["gamma"] == choice["gamma"]
+    # a validation folder made for another draw is refused (its models may know the pseudo-unseen)
+    run = Run(tiny_run)
+    other = run._val_draws(1)[0]
+    with pytest.raises(RunError, match="another validation draw"):
+        run._check_draw(tiny_run / "seed0" / "val_encoder" / "d0", other)
+
+
 def test_unknown_override_is_an_error(utd_root, tmp_path, capsys):
     assert _run(utd_root, tmp_path / "bad", "encoder.epoch=3") == 2
     assert "encoder.epoch" in capsys.readouterr().err
