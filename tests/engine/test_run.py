@@ -122,7 +122,9 @@ def test_choice_averages_the_validation_draws(tiny_run):
         enc = json.loads((tiny_run / "seed0" / "val_encoder" / f"d{d['draw']}" / "draw.json").read_text())
         assert enc == d
         histories.append(rec["history"])
-    again = combine_draws(histories)
+    cfg = Run(tiny_run).cfg.eval
+    assert choice["rule"]["min_fraction"] == cfg.min_fraction == 0.25
+    again = combine_draws(histories, min_fraction=cfg.min_fraction, smooth_fraction=cfg.smooth_fraction)
     assert again["fraction"] == choice["fraction"] and again["gamma"] == choice["gamma"]
     # a validation folder made for another draw is refused (its models may know the pseudo-unseen)
     run = Run(tiny_run)

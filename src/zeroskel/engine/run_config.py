@@ -88,8 +88,9 @@ class EvalConfig:
                                      # pseudo-unseen classes, held-out subject, encoder and head)
     val_subjects: int = 1            # training subjects each draw holds out for val_seen
     select: str = "mean"             # the epoch's criterion: mean of fused ZSL and H | zsl | H
-    min_fraction: float = 0.0        # never choose the head's epoch before this fraction of training
-    smooth_fraction: float = 0.0     # moving average of the draws' mean curve, fraction of training
+    min_fraction: float = 0.25       # never choose the head's epoch before this fraction of training
+    smooth_fraction: float = 0.2     # moving average of the draws' mean curve, fraction of training
+                                     # (both decided on validation curves: BENCHMARKS.md)
     gamma_grid: int = 201
     gamma_transfer: str = "margin"   # margin: rescale the validation factor to the final head's
                                      # score scale (held-out seen clips); raw: use it as is
