@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from zeroskel.config import save_config
 from zeroskel.data.protocols import validation_draw
@@ -50,8 +51,6 @@ def one_draw(run: Run, seed: int, draw: int, out: Path) -> None:
                              align_view=cfg.data.align_view, seed=seed,
                              batch_size=cfg.extract.batch_size, device=run.device, show_progress=False)
         feats[name] = load_features(path)
-    import torch
-
     vf, vl = feats["train"]
     ev = torch.cat([feats["seen"][0][0], feats["unseen"][0][0]])
     labels = torch.cat([feats["seen"][1], feats["unseen"][1]]).numpy()

@@ -43,9 +43,9 @@ from zeroskel.engine.head import head_epochs, load_head, score_features, train_h
 from zeroskel.engine.io import load_tensors, read_json, save_tensors, write_json
 from zeroskel.engine.pretrain import load_encoder, pretrain_encoder
 from zeroskel.engine.run_config import RunConfig
-from zeroskel.engine.selection import combine_draws, seen_margin, validation_metrics
 from zeroskel.engine.runtime import (LOG, environment, is_main_process, resolve_device,
                                      setup_logging)
+from zeroskel.engine.selection import combine_draws, seen_margin, validation_metrics
 
 STEPS = ("pretrain", "extract", "train", "evaluate")
 MULTI_PERSON = {"ntu60", "ntu120", "pku-mmd"}
