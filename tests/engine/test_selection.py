@@ -73,3 +73,14 @@ def test_validation_metrics_on_known_scores():
     assert validation_metrics({"fused": s}, labels, [0, 1], [2, 3], select="zsl")["val_select"] == 50.0
     with pytest.raises(ValueError, match="eval.select"):
         validation_metrics({"fused": s}, labels, [0, 1], [2, 3], select="acc")
+
+
+def test_configs_without_the_new_fields_still_load(tmp_path):
+    from zeroskel.config import load_config
+    from zeroskel.engine.run_config import RunConfig
+
+    path = tmp_path / "config.yaml"     # an eval section as written before validation draws
+    path.write_text("protocol: utd-f1\neval:\n  validation_encoder: separate\n  select_epoch: true\n"
+                    "  gamma_grid: 201\n  gamma_transfer: margin\n")
+    e = load_config(RunConfig, path).eval
+    assert (e.val_draws, e.val_subjects, e.select, e.min_fraction, e.smooth_fraction) == (2, 1, "mean", 0.25, 0.2)
