@@ -23,6 +23,9 @@ def test_summary_json_utd_with_protocol(capsys, utd_root):
     assert (s["train"], s["test_seen"], s["test_unseen"]) == (335, 334, 96)
     assert s["val_seen"] > 0 and s["val_unseen"] > 0 and s["holdout"] >= s["val_seen"]
     assert s["frames"] == {"min": 41, "median": s["frames"]["median"], "max": 125}
+    d = s["validation_draws"]
+    assert [v["held_out_subjects"] for v in d] == [[1], [7]]
+    assert d[0]["counts"] == {"val_train": 180, "val_seen": 59, "val_unseen": 96}
 
 
 def test_summary_json_msr_and_utk_report_skips(capsys, msr_root, utk_root):

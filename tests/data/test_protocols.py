@@ -169,3 +169,89 @@ def test_wrong_dataset_and_missing_meta(utk_root):
     assert sp.test_unseen.tolist() == [1] and sp.train.tolist() == []
     custom = Protocol("x", "ntu60", "ntu-xview", (10,))
     assert make_splits(ntu, custom).test_unseen.tolist() == [0, 1]  # camera 1 tests
+
+
+def _subjects(ds, idx):
+    return {ds.samples[i].subject for i in idx}
+
+
+def test_validation_draws_hold_out_a_training_subject(utd_root, msr_root):
+    from zeroskel.data.protocols import validation_draw
+
+    for name, root, proto in (("utd-mhad", utd_root, "utd-f1"), ("msr-action3d", msr_root, "msr-f2")):
+        ds = _load(name, root)
+        labels = ds.labels()
+        sp = make_splits(ds, proto)
+        train_subjects = _subjects(ds, sp.train)
+        test_subjects = _subjects(ds, np.concatenate([sp.test_seen, sp.test_unseen]))
+        assert not train_subjects & test_subjects
+        for seed in (0, 1):
+            draws = [validation_draw(ds, sp, seed=seed, draw=k) for k in range(len(train_subjects))]
+            # a seed's draws hold out different subjects while there are subjects left
+            assert sorted(s for v in draws for s in v.held_out_subjects) == sorted(train_subjects)
+            for v in draws:
+                sets = {k: set(getattr(v, k).tolist()) for k in v.INDEX_FIELDS}
+                assert not sets["val_train"] & sets["val_seen"]
+                assert not sets["val_train"] & sets["val_unseen"]
+                assert not sets["val_seen"] & sets["val_unseen"]
+                assert sets["val_train"] | sets["val_seen"] | sets["val_unseen"] == set(sp.train.tolist())
+                # the held-out subject is val_seen's only subject and absent from val_train
+                assert _subjects(ds, v.val_seen) == set(v.held_out_subjects)
+                assert not _subjects(ds, v.val_train) & set(v.held_out_subjects)
+                # no test subject anywhere; pseudo-unseen classes never reach training
+                for k in v.INDEX_FIELDS:
+                    assert not _subjects(ds, getattr(v, k)) & test_subjects
+                assert set(labels[v.val_train]) == set(v.val_seen_classes)
+                assert set(labels[v.val_unseen]) == set(v.val_unseen_classes)
+                assert sorted(v.val_seen_classes + v.val_unseen_classes) == sp.seen
+                assert len(v.val_unseen_classes) == len(sp.unseen) and len(v.val_seen) > 0
+                for arr in (getattr(v, k) for k in v.INDEX_FIELDS):
+                    assert arr.dtype == np.int64 and np.all(np.diff(arr) > 0)
+    # counts of the real folds (docs/protocols.md): one UTD subject holds ~60 pseudo-seen clips
+    ds = _load("utd-mhad", utd_root)
+    v = validation_draw(ds, make_splits(ds, "utd-f1"), seed=0, draw=0)
+    assert v.held_out_subjects == [1] and v.counts() == {"val_train": 180, "val_seen": 59, "val_unseen": 96}
+    two = validation_draw(ds, make_splits(ds, "utd-f1"), seed=0, draw=0, num_subjects=2)
+    assert len(two.held_out_subjects) == 2 and _subjects(ds, two.val_seen) == set(two.held_out_subjects)
+
+
+def test_validation_draws_vary_with_seed_and_draw_and_are_reproducible(utd_root):
+    from zeroskel.data.protocols import validation_draw
+
+    ds = _load("utd-mhad", utd_root)
+    sp = make_splits(ds, "utd-f2")
+    key = lambda v: (tuple(v.val_unseen_classes), tuple(v.held_out_subjects))  # noqa: E731
+    a = validation_draw(ds, sp, split_seed=0, seed=0, draw=0)
+    b = validation_draw(ds, sp, split_seed=0, seed=0, draw=0)
+    for k in a.INDEX_FIELDS:
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    assert key(a) == key(b)
+    draws = {(ss, s, d): key(validation_draw(ds, sp, split_seed=ss, seed=s, draw=d))
+             for ss in (0, 1) for s in (0, 1, 2) for d in (0, 1)}
+    # every (split_seed, seed, draw) has its own pseudo-unseen classes
+    assert len({v[0] for v in draws.values()}) == len(draws)
+    assert draws[(0, 0, 0)][1] != draws[(0, 0, 1)][1]       # and a seed's draws differ in subject
+
+
+def test_validation_draw_without_subjects_falls_back_to_clips():
+    from zeroskel.data.protocols import validation_draw
+
+    from zeroskel.data.protocols import Splits
+
+    joints = np.ones((1, 3, 20, 3), np.float32)
+    # utkinect, 10 classes; subject ids unknown (-1) but the split rule needs them: build splits by hand
+    names = list(BY_DATASET["utkinect"])
+    samples = [SkeletonSample(f"c{c}_{i}", joints, c, subject=-1) for c in range(10) for i in range(5)]
+    ds = SkeletonDataset("utkinect", names, "kinect20", samples)
+    empty = np.zeros(0, np.int64)
+    seen = [c for c in range(10) if c not in get_protocol("utk-f1").unseen]
+    train = np.array([i for i, s in enumerate(samples) if s.label in seen], np.int64)
+    sp = Splits("utk-f1", train, empty, empty, empty, empty, empty, empty, seen=seen,
+                unseen=list(get_protocol("utk-f1").unseen))
+    v = validation_draw(ds, sp, seed=3, draw=1)
+    assert v.held_out_subjects == []
+    assert set(ds.labels()[v.val_seen].tolist()) == set(v.val_seen_classes)   # one clip per class
+    assert len(v.val_seen) == len(v.val_seen_classes)                           # round(0.2 * 5) = 1
+    assert len(v.val_train) + len(v.val_seen) + len(v.val_unseen) == len(train)
+    with pytest.raises(ValueError, match="num_subjects"):
+        validation_draw(ds, sp, num_subjects=0)

@@ -149,9 +149,9 @@ def test_confusion_and_curves_come_from_the_run(memory_runs, analysed):
     lines = [json.loads(x) for x in (memory_runs[0] / "metrics.jsonl").read_text().splitlines() if x]
     curves = result["curves"]
     assert set(curves) == {x["step"] for x in lines}
-    head = [x for x in lines if x["step"] == "val_head"]
-    assert curves["val_head"]["loss"] == [x["loss"] for x in head]
-    assert curves["val_head"]["val_zsl_fused"] == [x["val_zsl_fused"] for x in head]
+    head = [x for x in lines if x["step"] == "val_head/d0"]
+    assert curves["val_head/d0"]["loss"] == [x["loss"] for x in head]
+    assert curves["val_head/d0"]["val_zsl_fused"] == [x["val_zsl_fused"] for x in head]
 
 
 def test_missing_seed_and_non_run_are_reported(memory_runs, tmp_path):

@@ -40,7 +40,8 @@ def test_run_directory_contract(tiny_run):
     for name in ("config.yaml", "env.json", "log.txt", "metrics.jsonl"):
         assert (tiny_run / name).exists(), name
     lines = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
-    assert {x["step"] for x in lines} == {"encoder", "val_encoder", "val_head", "head"}
+    assert {x["step"] for x in lines} == {"encoder", "val_encoder/d0", "val_encoder/d1", "val_head/d0",
+                                         "val_head/d1", "head"}
     weights, meta = load_tensors(tiny_run / "seed0" / "head" / "best.safetensors")
     assert meta["protocol"] == "utd-f1" and meta["layout"] == "kinect20"
     assert len(meta["class_names"]) == 27 and meta["text_encoder"] == "hashing:32"
@@ -113,6 +114,35 @@ def test_choices_never_read_test_data(utd_root, tmp_path):
     assert main(["extract", str(out)]) == 0
     assert main(["evaluate", str(out)]) == 0
     assert (out / "metrics.json").exists()
+
+
+def test_choice_averages_the_validation_draws(tiny_run):
+    from zeroskel.engine.run import RunError
+    from zeroskel.engine.selection import combine_draws
+
+    choice = json.loads((tiny_run / "seed0" / "val_head" / "choice.json").read_text())
+    draws = choice["draws"]
+    assert [d["draw"] for d in draws] == [0, 1]
+    # each draw holds out its own training subject (odd ids) and draws its own pseudo-unseen classes
+    held = [d["held_out_subjects"] for d in draws]
+    assert held[0] != held[1] and all(len(h) == 1 and h[0] % 2 == 1 for h in held)
+    assert draws[0]["val_unseen_classes"] != draws[1]["val_unseen_classes"]
+    histories = []
+    for d in draws:
+        rec = json.loads((tiny_run / "seed0" / "val_head" / f"d{d['draw']}" / "history.json").read_text())
+        assert rec["draw"] == d
+        enc = json.loads((tiny_run / "seed0" / "val_encoder" / f"d{d['draw']}" / "draw.json").read_text())
+        assert enc == d
+        histories.append(rec["history"])
+    cfg = Run(tiny_run).cfg.eval
+    assert choice["rule"]["min_fraction"] == cfg.min_fraction == 0.25
+    again = combine_draws(histories, min_fraction=cfg.min_fraction, smooth_fraction=cfg.smooth_fraction)
+    assert again["fraction"] == choice["fraction"] and again["gamma"] == choice["gamma"]
+    # a validation folder made for another draw is refused (its models may know the pseudo-unseen)
+    run = Run(tiny_run)
+    other = run._val_draws(1)[0]
+    with pytest.raises(RunError, match="another validation draw"):
+        run._check_draw(tiny_run / "seed0" / "val_encoder" / "d0", other)
 
 
 def test_unknown_override_is_an_error(utd_root, tmp_path, capsys):

@@ -79,13 +79,16 @@ def summarize(dataset, protocol: str | None = None, seed: int = 0) -> dict:
         "skipped": [s.as_dict() for s in dataset.skipped],
     }
     if protocol is not None:
-        from zeroskel.data.protocols import make_splits
+        from zeroskel.data.protocols import make_splits, validation_draw
 
         splits = make_splits(dataset, protocol, seed=seed)
         out.update({"protocol": splits.protocol, "seed": seed, **splits.counts(),
                     "seen": splits.seen, "unseen": splits.unseen,
                     "val_seen_classes": splits.val_seen_classes,
-                    "val_unseen_classes": splits.val_unseen_classes})
+                    "val_unseen_classes": splits.val_unseen_classes,
+                    # the cross-subject draws `zeroskel run` uses (run seed 0, the default 2 draws)
+                    "validation_draws": [validation_draw(dataset, splits, split_seed=seed, seed=0,
+                                                         draw=k).describe() for k in range(2)]})
     return out
 
 
@@ -105,6 +108,11 @@ def _print_readable(s: dict) -> None:
                     "test_unseen"):
             print(f"  {key}: {s[key]}")
         print(f"  validation pseudo-unseen classes: {s['val_unseen_classes']}")
+        for v in s["validation_draws"]:
+            c = v["counts"]
+            print(f"  run seed 0, validation draw {v['draw']}: held-out subjects "
+                  f"{v['held_out_subjects']}, pseudo-unseen {v['val_unseen_classes']}, val_train "
+                  f"{c['val_train']}, val_seen {c['val_seen']}, val_unseen {c['val_unseen']}")
 
 
 def _summary(args: argparse.Namespace) -> int:

@@ -10,12 +10,14 @@ data does not need torch).
 from __future__ import annotations
 
 from zeroskel.data.layouts import Layout, UnknownNameError, get_layout, list_layouts, map_layout
-from zeroskel.data.protocols import Protocol, Splits, get_protocol, list_protocols, make_splits
+from zeroskel.data.protocols import (Protocol, Splits, ValidationDraw, get_protocol, list_protocols,
+                                      make_splits, validation_draw)
 from zeroskel.data.readers import list_datasets, load_dataset
 from zeroskel.data.sample import SkeletonDataset, SkeletonSample, Skipped
 
 __all__ = [
     "Layout", "Protocol", "SkeletonDataset", "SkeletonSample", "Skipped", "Splits",
     "UnknownNameError", "get_layout", "get_protocol", "list_datasets", "list_layouts",
-    "list_protocols", "load_dataset", "make_splits", "map_layout",
+    "ValidationDraw", "list_protocols", "load_dataset", "make_splits", "map_layout",
+    "validation_draw",
 ]

@@ -27,6 +27,23 @@ without touching test data. It uses the seen classes and the train split only:
 No test-split sample ever enters ``train``, ``holdout`` or a ``val_*`` set, and the same
 ``(dataset, protocol, seed)`` always gives the same splits.
 
+:func:`validation_draw` is the validation protocol the engine uses (the ``val_*`` fields above are
+the older, within-subject form, kept for ``zeroskel data summary``). It mirrors the test's
+cross-subject shift and is drawn many times:
+
+1. Pseudo-unseen classes: as in step 1 above, from a generator seeded by ``(split_seed, seed,
+   draw)`` and the protocol name, so every run seed and every draw gets its own classes.
+2. Held-out subjects: ``num_subjects`` of the train split's subjects, taken in turn from a
+   permutation seeded by ``(split_seed, seed)`` (so the draws of one seed hold out different
+   subjects while there are subjects left).
+3. ``val_train`` = pseudo-seen ``train`` clips of the other subjects (what the validation encoder
+   and head train on); ``val_seen`` = pseudo-seen ``train`` clips of the held-out subjects;
+   ``val_unseen`` = pseudo-unseen ``train`` clips of every training subject (no validation model
+   ever trains on a pseudo-unseen class, and all subjects give the most clips).
+
+Without subject ids (or with too few training subjects) step 2 falls back to a stratified ~20% of
+each pseudo-seen class's clips.
+
 Split rules:
 
 - ``xsub-odd``: odd subjects train, even subjects test (UTD-MHAD, MSR Action3D, UTKinect).
@@ -228,4 +245,85 @@ def make_splits(dataset: SkeletonDataset, protocol: str | Protocol, seed: int = 
         unseen=list(proto.unseen),
         val_seen_classes=[int(c) for c in pseudo_seen],
         val_unseen_classes=[int(c) for c in pseudo_unseen],
+    )
+
+
+@dataclass
+class ValidationDraw:
+    """One draw of the validation protocol (see :func:`validation_draw`)."""
+
+    draw: int
+    val_train: np.ndarray
+    val_seen: np.ndarray
+    val_unseen: np.ndarray
+    val_seen_classes: list[int]
+    val_unseen_classes: list[int]
+    held_out_subjects: list[int]     # empty: clip-level holdout (no usable subject ids)
+
+    INDEX_FIELDS = ("val_train", "val_seen", "val_unseen")
+
+    def counts(self) -> dict[str, int]:
+        return {k: int(len(getattr(self, k))) for k in self.INDEX_FIELDS}
+
+    def describe(self) -> dict:
+        return {"draw": self.draw, "val_seen_classes": self.val_seen_classes,
+                "val_unseen_classes": self.val_unseen_classes,
+                "held_out_subjects": self.held_out_subjects, "counts": self.counts()}
+
+
+def validation_draw(dataset: SkeletonDataset, splits: Splits, *, split_seed: int = 0, seed: int = 0,
+                    draw: int = 0, num_subjects: int = 1) -> ValidationDraw:
+    """Draw ``draw`` of the cross-subject validation protocol of a run seed (module doc).
+
+    Args:
+        dataset: the dataset ``splits`` indexes.
+        splits: :func:`make_splits` of the protocol (only ``train``, ``seen``, ``unseen`` are read).
+        split_seed: the run's ``data.split_seed``.
+        seed: the run seed; with ``split_seed`` and ``draw`` it fixes the pseudo-unseen classes.
+        draw: index of the draw (0, 1, ...).
+        num_subjects: training subjects held out for ``val_seen`` (at least 1).
+    """
+    if num_subjects < 1:
+        raise ValueError(f"validation_draw: num_subjects must be >= 1, got {num_subjects}")
+    if draw < 0:
+        raise ValueError(f"validation_draw: draw must be >= 0, got {draw}")
+    labels = dataset.labels()
+    train = np.asarray(splits.train, dtype=np.int64)
+    seen = np.asarray(splits.seen, dtype=np.int64)
+    crc = zlib.crc32(splits.protocol.encode())
+    rng = np.random.default_rng([int(split_seed), int(seed), int(draw), crc])
+    n_pseudo = max(1, min(len(splits.unseen), len(seen) - 2))
+    pseudo_unseen = np.sort(rng.choice(seen, size=n_pseudo, replace=False))
+    pseudo_seen = np.setdiff1d(seen, pseudo_unseen)
+    train_ps = train[np.isin(labels[train], pseudo_seen)]           # pseudo-seen train clips
+
+    subjects = np.array([dataset.samples[i].subject for i in train], dtype=np.int64)
+    uniq = np.unique(subjects)
+    if len(uniq) > num_subjects and uniq.min() >= 0:
+        # one permutation per (split_seed, seed): draw d holds out its next num_subjects subjects
+        order = np.random.default_rng([int(split_seed), int(seed), crc]).permutation(uniq)
+        start = draw * num_subjects
+        held = sorted(int(order[(start + i) % len(order)]) for i in range(num_subjects))
+        subj_ps = np.array([dataset.samples[i].subject for i in train_ps], dtype=np.int64)
+        is_held = np.isin(subj_ps, held)
+        val_seen, val_train = train_ps[is_held], train_ps[~is_held]
+    else:
+        held = []
+        picked = []
+        for c in pseudo_seen:
+            members = train_ps[labels[train_ps] == c]
+            if len(members) < 2:
+                continue
+            k = min(max(1, int(round(HOLDOUT_FRACTION * len(members)))), len(members) - 1)
+            picked.append(rng.choice(members, size=k, replace=False))
+        val_seen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+        val_train = np.setdiff1d(train_ps, val_seen)
+    return ValidationDraw(
+        draw=int(draw),
+        val_train=np.sort(val_train).astype(np.int64),
+        val_seen=np.sort(val_seen).astype(np.int64),
+        val_unseen=train[np.isin(labels[train], pseudo_unseen)].astype(np.int64),
+        val_seen_classes=[int(c) for c in pseudo_seen],
+        val_unseen_classes=[int(c) for c in pseudo_unseen],
+        held_out_subjects=held,
     )

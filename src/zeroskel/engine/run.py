@@ -13,16 +13,19 @@ Layout of a run directory::
     metrics.json         the final numbers: mean, std and per-seed values
     text/                class-text tensor and the embedding cache
     seed<S>/encoder/     main encoder: best.safetensors (+ metadata), result.json
-    seed<S>/val_encoder/ encoder of the validation protocol (pseudo-seen classes only)
-    seed<S>/features/    cached feature maps (float16)
-    seed<S>/val_head/    head trained on the validation protocol: epoch and calibration choice
+    seed<S>/val_encoder/d<K>/  encoder of validation draw K (its pseudo-seen classes, the training
+                         subjects it does not hold out) + draw.json (classes, subjects, counts)
+    seed<S>/features/    cached feature maps (float16); val_d<K>_{train,seen,unseen} per draw
+    seed<S>/val_head/d<K>/  head of validation draw K: history.json (per-epoch validation metrics)
+    seed<S>/val_head/choice.json  epoch fraction and calibration chosen from the draws' mean curve
     seed<S>/head/        final head: best.safetensors (+ metadata: classes, gamma, ...)
     seed<S>/eval.json    test metrics; per_class.json, confusion.json
 
 Honesty rules (see docs/protocols.md): the encoder is pre-trained on seen classes and its
 checkpoint chosen on held-out seen-class clips of the train split; the head's epoch and the GZSL
-calibration factor come from the validation protocol (seen classes only, some held out as
-pseudo-unseen); the test split is touched once, by ``evaluate``.
+calibration factor come from ``eval.val_draws`` draws of the validation protocol (seen classes
+of the train split only, some held out as pseudo-unseen, one training subject held out per draw;
+see ``zeroskel.engine.selection``); the test split is touched once, by ``evaluate``.
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ from zeroskel.engine.pretrain import load_encoder, pretrain_encoder
 from zeroskel.engine.run_config import RunConfig
 from zeroskel.engine.runtime import (LOG, environment, is_main_process, resolve_device,
                                      setup_logging)
+from zeroskel.engine.selection import combine_draws, seen_margin, validation_metrics
 
 STEPS = ("pretrain", "extract", "train", "evaluate")
 _HELD_LOCKS: set[str] = set()  # run directories this process holds the lock of
@@ -53,13 +57,6 @@ MULTI_PERSON = {"ntu60", "ntu120", "pku-mmd"}
 
 class RunError(RuntimeError):
     pass
-
-
-def seen_margin(scores: np.ndarray, seen: list[int], unseen: list[int]) -> float:
-    """Median over clips of (best seen-class score - best unseen-class score)."""
-    if len(scores) == 0:
-        return float("nan")
-    return float(np.median(scores[:, seen].max(1) - scores[:, unseen].max(1)))
 
 
 class Run:
@@ -200,8 +197,9 @@ class Run:
         for key in ("protocol", "data", "encoder", "extract"):
             if mine[key] != theirs[key]:
                 raise RunError(f"reuse={self.cfg.reuse}: its {key} settings differ from this run's")
-        if mine["eval"]["validation_encoder"] != theirs["eval"]["validation_encoder"]:
-            raise RunError(f"reuse={self.cfg.reuse}: its eval.validation_encoder differs")
+        for key in ("validation_encoder", "val_draws", "val_subjects"):
+            if mine["eval"][key] != theirs["eval"][key]:
+                raise RunError(f"reuse={self.cfg.reuse}: its eval.{key} differs")
         return other.seed_dir(seed)
 
     def _meta(self) -> dict[str, Any]:
@@ -314,23 +312,57 @@ class Run:
                              classes=sp.seen, out_dir=d / "encoder",
                              on_epoch=self._record(seed, "encoder"), **common)
             if self.cfg.eval.validation_encoder == "separate":
-                pretrain_encoder(self.cfg, self.dataset, fit_idx=sp.val_train, val_idx=sp.val_seen,
-                                 classes=sp.val_seen_classes, out_dir=d / "val_encoder",
-                                 on_epoch=self._record(seed, "val_encoder"), **common)
+                for v in self._val_draws(seed):
+                    out = d / "val_encoder" / f"d{v.draw}"
+                    self._check_draw(out, v)
+                    pretrain_encoder(self.cfg, self.dataset, fit_idx=v.val_train, val_idx=v.val_seen,
+                                     classes=v.val_seen_classes, out_dir=out,
+                                     on_epoch=self._record(seed, f"val_encoder/d{v.draw}"), **common)
         self._timed(seed, "pretrain", work)
+
+    def _val_draws(self, seed: int):
+        """The ``eval.val_draws`` draws of the validation protocol of ``seed``."""
+        from zeroskel.data.protocols import validation_draw
+
+        n, k = self.cfg.eval.val_draws, self.cfg.eval.val_subjects
+        if n < 1 or k < 1:
+            raise RunError(f"eval.val_draws and eval.val_subjects must be >= 1, got {n} and {k}")
+        cache = self.__dict__.setdefault("_draw_cache", {})
+        if seed not in cache:
+            cache[seed] = [validation_draw(self.dataset, self.splits, split_seed=self.cfg.data.split_seed,
+                                           seed=seed, draw=i, num_subjects=k) for i in range(n)]
+        return cache[seed]
+
+    def _check_draw(self, out: Path, v) -> None:
+        """Record draw ``v`` in ``out/draw.json``; refuse a folder made for another draw (honesty:
+        a validation model must never have trained on the draw's pseudo-unseen classes)."""
+        path = out / "draw.json"
+        want = v.describe()
+        if path.exists():
+            have = read_json(path)
+            if have != want:
+                raise RunError(f"{path}: made for another validation draw ({have.get('val_unseen_classes')} "
+                               f"pseudo-unseen, subjects {have.get('held_out_subjects')}); delete {out} "
+                               "to redo it")
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(path, want)
 
     def _feature_sets(self, seed: int) -> dict[str, tuple[str, np.ndarray, bool]]:
         sp = self.splits
-        val_enc = "val_encoder" if self.cfg.eval.validation_encoder == "separate" else "encoder"
-        return {
+        sets = {
             "train": ("encoder", sp.train, True),
             "holdout": ("encoder", sp.holdout, False),
             "test_seen": ("encoder", sp.test_seen, False),
             "test_unseen": ("encoder", sp.test_unseen, False),
-            "val_train": (val_enc, sp.val_train, True),
-            "val_seen": (val_enc, sp.val_seen, False),
-            "val_unseen": (val_enc, sp.val_unseen, False),
         }
+        separate = self.cfg.eval.validation_encoder == "separate"
+        for v in self._val_draws(seed):
+            enc = f"val_encoder/d{v.draw}" if separate else "encoder"
+            sets[f"val_d{v.draw}_train"] = (enc, v.val_train, True)
+            sets[f"val_d{v.draw}_seen"] = (enc, v.val_seen, False)
+            sets[f"val_d{v.draw}_unseen"] = (enc, v.val_unseen, False)
+        return sets
 
     def extract(self, seed: int) -> None:
         def work():
@@ -365,49 +397,20 @@ class Run:
         return torch.cat([fs[0], fu[0]]), torch.cat([ls, lu]).numpy()
 
     def train(self, seed: int) -> None:
-        """Validation head (choose epoch + calibration), then the final head."""
+        """Validation heads (one per draw; choose epoch + calibration), then the final head."""
         def work():
             sp, d, cfg = self.splits, self.seed_dir(seed), self.cfg
             text = self.class_text
             meta = {**self._meta(), "seed": seed}
             choice_path = d / "val_head" / "choice.json"
             if not choice_path.exists():
-                vf, vl = self._features(seed, "val_train")
-                feats, labels = self._eval_sets(seed, "val")
-                vs, vu = list(sp.val_seen_classes), list(sp.val_unseen_classes)
-
-                def evaluate(head) -> dict[str, float]:
-                    scores = score_features(head, feats, text, self.device)
-                    out: dict[str, float] = {}
-                    unseen_mask = np.isin(labels, vu)
-                    for b, s in scores.items():
-                        pred = M.predict(M.restrict(s[unseen_mask], vu), vu)
-                        out[f"val_zsl_{b}"] = M.top1(pred, labels[unseen_mask])
-                        g = M.best_gamma(s, labels, vs, vu, cfg.eval.gamma_grid)
-                        out[f"val_gzsl_{b}_H"], out[f"val_gamma_{b}"] = g.H, g.gamma
-                        out[f"val_margin_{b}"] = seen_margin(s[np.isin(labels, vs)], vs, vu)
-                    # the epoch is chosen for both settings at once: ZSL accuracy and GZSL H
-                    out["val_select"] = (out["val_zsl_fused"] + out["val_gzsl_fused_H"]) / 2
-                    return out
-
-                _, res = train_head(cfg, feats=vf, labels=vl, classes=vs, class_text=text,
-                                    out_dir=d / "val_head", seed=seed, device=self.device,
-                                    meta=meta, evaluate=evaluate, select="val_select",
-                                    candidates=vs + vu,
-                                    on_epoch=self._record(seed, "val_head"))
-                total = head_epochs(cfg, vf.shape[1])
-                best = res.best_epoch if cfg.eval.select_epoch else total - 1
-                chosen = res.history[best]
-                write_json(choice_path, {
-                    "epoch": best, "epochs": total, "fraction": (best + 1) / total,
-                    "gamma": {b: chosen[f"val_gamma_{b}"] for b in ("spatial", "temporal", "fused")
-                              if f"val_gamma_{b}" in chosen},
-                    "margin": {b: chosen[f"val_margin_{b}"] for b in ("spatial", "temporal", "fused")
-                               if f"val_margin_{b}" in chosen},
-                    "val_metrics": {k: v for k, v in chosen.items() if k.startswith("val_")},
-                    "history": res.history,
-                })
-                (d / "val_head" / "state.pt").unlink(missing_ok=True)
+                draws = self._val_draws(seed)
+                histories = [self._val_head(seed, v) for v in draws]
+                e = cfg.eval
+                choice = combine_draws(histories, key="val_select", min_fraction=e.min_fraction,
+                                       smooth_fraction=e.smooth_fraction, select_epoch=e.select_epoch)
+                choice["draws"] = [v.describe() for v in draws]
+                write_json(choice_path, choice)
             choice = read_json(choice_path)
             if not (d / "head" / "result.json").exists():
                 # the final head trains on the seen classes' train clips except the held-out ones,
@@ -429,6 +432,30 @@ class Run:
                                                         "history": res.history})
                 (d / "head" / "state.pt").unlink(missing_ok=True)
         self._timed(seed, "train", work)
+
+    def _val_head(self, seed: int, v) -> list[dict[str, Any]]:
+        """Train (or read back) the validation head of draw ``v``; its per-epoch history."""
+        d, cfg = self.seed_dir(seed) / "val_head" / f"d{v.draw}", self.cfg
+        done = d / "history.json"
+        self._check_draw(d, v)
+        if done.exists():
+            return read_json(done)["history"]
+        text = self.class_text
+        vf, vl = self._features(seed, f"val_d{v.draw}_train")
+        feats, labels = self._eval_sets(seed, f"val_d{v.draw}")
+        vs, vu = list(v.val_seen_classes), list(v.val_unseen_classes)
+
+        def evaluate(head) -> dict[str, float]:
+            scores = score_features(head, feats, text, self.device)
+            return validation_metrics(scores, labels, vs, vu, cfg.eval.gamma_grid, cfg.eval.select)
+
+        _, res = train_head(cfg, feats=vf, labels=vl, classes=vs, class_text=text, out_dir=d,
+                            seed=seed, device=self.device, meta={**self._meta(), "seed": seed},
+                            evaluate=evaluate, select="val_select", candidates=vs + vu,
+                            on_epoch=self._record(seed, f"val_head/d{v.draw}"))
+        write_json(done, {"draw": v.describe(), "history": res.history})
+        (d / "state.pt").unlink(missing_ok=True)
+        return res.history
 
     def _feature_indices(self, seed: int, name: str) -> np.ndarray:
         tensors, _ = load_tensors(self.encoder_dir(seed) / "features" / f"{name}.safetensors")

@@ -87,6 +87,13 @@ class EvalConfig:
     validation_encoder: str = "separate"   # separate: pre-train a second encoder on the
                                            # validation protocol's classes; shared: reuse the main one
     select_epoch: bool = True        # choose the head's epoch on the validation protocol
+    val_draws: int = 2               # draws of the validation protocol per seed (each: its own
+                                     # pseudo-unseen classes, held-out subject, encoder and head)
+    val_subjects: int = 1            # training subjects each draw holds out for val_seen
+    select: str = "mean"             # the epoch's criterion: mean of fused ZSL and H | zsl | H
+    min_fraction: float = 0.25       # never choose the head's epoch before this fraction of training
+    smooth_fraction: float = 0.2     # moving average of the draws' mean curve, fraction of training
+                                     # (both decided on validation curves: BENCHMARKS.md)
     gamma_grid: int = 201
     gamma_transfer: str = "margin"   # margin: rescale the validation factor to the final head's
                                      # score scale (held-out seen clips); raw: use it as is
