@@ -19,7 +19,8 @@ Layout of a run directory::
     seed<S>/val_head/d<K>/  head of validation draw K: history.json (per-epoch validation metrics)
     seed<S>/val_head/choice.json  epoch fraction and calibration chosen from the draws' mean curve
     seed<S>/head/        final head: best.safetensors (+ metadata: classes, gamma, ...)
-    seed<S>/eval.json    test metrics; per_class.json, confusion.json
+    seed<S>/eval.json    test metrics (branches, fused, every phase, either_branch); per_class.json,
+                         confusion.json; health.json (Neuron: prototype health before/after training)
 
 Honesty rules (see docs/protocols.md): the encoder is pre-trained on seen classes and its
 checkpoint chosen on held-out seen-class clips of the train split; the head's epoch and the GZSL
