@@ -1,0 +1,149 @@
+"""Markdown tables of a ``zeroskel bench`` folder: test figures and the validation figures behind choices.
+
+    python benchmarks/bench_tables.py runs/bench-utd runs/bench-msr --out benchmarks/results/issue11.md
+
+For each method and protocol family (utd = utd-f1..f5, ...): the mean +- std over folds and seeds of the
+test figures in ``results.csv`` (ZSL fused, each branch's prediction, every phase, either-branch, GZSL
+S / U / H), a per-fold table of ZSL fused, and the **validation** figures each run chose with (mean
+over its validation draws at the chosen epoch, ``seed<S>/val_head/choice.json``): validation ZSL and
+GZSL H of the fused scores and the chosen fraction of training. Recipe choices are read from the
+validation table only; the test tables are the final read.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+TEST_COLUMNS = [("zsl_fused", "ZSL fused"), ("zsl_spatial", "spatial"), ("zsl_temporal", "temporal"),
+                ("zsl_either_branch", "either-branch")]
+PHASE_COLUMNS = [(f"zsl_{b}_phase{e}", f"{b[0].upper()}{e}") for b in ("spatial", "temporal") for e in (1, 2, 3)]
+GZSL_COLUMNS = [("gzsl_fused_S", "GZSL S"), ("gzsl_fused_U", "GZSL U"), ("gzsl_fused_H", "GZSL H")]
+
+
+def family(protocol: str) -> str:
+    return re.sub(r"-f\d+$", "", protocol)
+
+
+def _float(x: str | None) -> float:
+    try:
+        return float(x) if x not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _rows_from_eval_files(d: Path) -> list[dict]:
+    """Rows of the finished cells of a bench folder that is still running (no results.csv yet)."""
+    rows = []
+    for ev in sorted(d.glob("*/*/seed*/eval.json")):
+        method, protocol = ev.parent.parent.name, ev.parent.parent.parent.name
+        if method.startswith("_"):
+            continue
+        e = json.loads(ev.read_text())
+        r = {"method": method, "protocol": protocol, "seed": str(e["seed"])}
+        r.update({f"zsl_{k}": v for k, v in e["zsl"].items()})
+        r.update({f"gzsl_{b}_{k}": v for b, g in e["gzsl"].items() for k, v in g.items()})
+        rows.append(r)
+    return rows
+
+
+def read_rows(bench_dirs: list[Path]) -> list[dict]:
+    rows = []
+    for d in bench_dirs:
+        if (d / "results.csv").exists():
+            with open(d / "results.csv", newline="") as f:
+                found = list(csv.DictReader(f))
+        else:
+            found = _rows_from_eval_files(d)
+        for r in found:
+            choice = d / r["protocol"].replace("/", "-") / r["method"] / f"seed{r['seed']}" / "val_head" / "choice.json"
+            if choice.exists():
+                c = json.loads(choice.read_text())
+                vm = c.get("val_metrics", {})
+                r["val_zsl_fused"] = vm.get("val_zsl_fused", math.nan)
+                r["val_gzsl_fused_H"] = vm.get("val_gzsl_fused_H", math.nan)
+                r["val_fraction"] = c.get("fraction", math.nan)
+            rows.append(r)
+    return rows
+
+
+def mean_std(values: list[float]) -> tuple[float, float, int]:
+    v = np.array([x for x in values if not math.isnan(x)], dtype=np.float64)
+    return (float(v.mean()), float(v.std()), len(v)) if len(v) else (math.nan, math.nan, 0)
+
+
+def cell(values: list[float], std: bool = True, digits: int = 1) -> str:
+    m, s, n = mean_std(values)
+    if n == 0:
+        return "n/a"
+    return f"{m:.{digits}f} +- {s:.{digits}f}" if std else f"{m:.{digits}f}"
+
+
+def tables(rows: list[dict]) -> str:
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    families = list(dict.fromkeys(family(r["protocol"]) for r in rows))
+    out = []
+    for fam in families:
+        sel = [r for r in rows if family(r["protocol"]) == fam]
+        protocols = sorted({r["protocol"] for r in sel})
+        seeds = sorted({int(r["seed"]) for r in sel})
+        out.append(f"### {fam}: {', '.join(protocols)}; seeds {', '.join(map(str, seeds))}\n")
+        out.append("Validation (the figures choices are read from; mean over validation draws at the chosen "
+                   "epoch, then mean +- std over folds and seeds):\n")
+        out.append("| method | cells | val ZSL fused | val GZSL H | chosen fraction |")
+        out.append("|---|---|---|---|---|")
+        for m in methods:
+            rs = [r for r in sel if r["method"] == m]
+            if rs:
+                out.append(f"| {m} | {len(rs)} | {cell([_float(r.get('val_zsl_fused')) for r in rs])} | "
+                           f"{cell([_float(r.get('val_gzsl_fused_H')) for r in rs])} | "
+                           f"{cell([_float(r.get('val_fraction')) for r in rs], digits=2)} |")
+        out.append("\nTest (read once):\n")
+        cols = TEST_COLUMNS + GZSL_COLUMNS
+        out.append("| method | " + " | ".join(c for _, c in cols) + " |")
+        out.append("|---|" + "---|" * len(cols))
+        for m in methods:
+            rs = [r for r in sel if r["method"] == m]
+            if rs:
+                out.append(f"| {m} | " + " | ".join(cell([_float(r.get(k)) for r in rs], std=(k in ("zsl_fused", "gzsl_fused_H")))
+                                                   for k, _ in cols) + " |")
+        out.append("\nTest ZSL per phase (S = spatial, T = temporal; phase 3 is each branch's prediction):\n")
+        out.append("| method | " + " | ".join(c for _, c in PHASE_COLUMNS) + " |")
+        out.append("|---|" + "---|" * len(PHASE_COLUMNS))
+        for m in methods:
+            rs = [r for r in sel if r["method"] == m]
+            if rs and any(not math.isnan(_float(r.get(PHASE_COLUMNS[0][0]))) for r in rs):
+                out.append(f"| {m} | " + " | ".join(cell([_float(r.get(k)) for r in rs], std=False)
+                                                   for k, _ in PHASE_COLUMNS) + " |")
+        out.append("\nTest ZSL fused per fold (mean over seeds):\n")
+        out.append("| method | " + " | ".join(protocols) + " |")
+        out.append("|---|" + "---|" * len(protocols))
+        for m in methods:
+            rs = [r for r in sel if r["method"] == m]
+            if rs:
+                out.append(f"| {m} | " + " | ".join(cell([_float(r["zsl_fused"]) for r in rs if r["protocol"] == p],
+                                                         std=False) for p in protocols) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bench_dirs", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
+    args = ap.parse_args(argv)
+    text = tables(read_rows(args.bench_dirs))
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
