@@ -191,6 +191,18 @@ def _rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
 
 
+def _stratified_holdout(indices: np.ndarray, labels: np.ndarray, classes, rng: np.random.Generator) -> np.ndarray:
+    """About HOLDOUT_FRACTION of each class's ``indices`` (at least one, never all), class by class."""
+    picked = []
+    for c in classes:
+        members = indices[labels[indices] == c]
+        if len(members) < 2:
+            continue
+        k = min(max(1, int(round(HOLDOUT_FRACTION * len(members)))), len(members) - 1)
+        picked.append(rng.choice(members, size=k, replace=False))
+    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+
+
 def make_splits(dataset: SkeletonDataset, protocol: str | Protocol, seed: int = 0) -> Splits:
     """The protocol's train/test sets and its validation protocol on ``dataset``.
 
@@ -222,14 +234,7 @@ def make_splits(dataset: SkeletonDataset, protocol: str | Protocol, seed: int = 
     pseudo_unseen = np.sort(rng.choice(seen, size=n_pseudo, replace=False))
     pseudo_seen = np.setdiff1d(seen, pseudo_unseen)
 
-    holdout = []
-    for c in seen:
-        members = train[labels[train] == c]
-        if len(members) < 2:
-            continue
-        k = min(max(1, int(round(HOLDOUT_FRACTION * len(members)))), len(members) - 1)
-        holdout.append(rng.choice(members, size=k, replace=False))
-    holdout = np.sort(np.concatenate(holdout)) if holdout else np.zeros(0, dtype=np.int64)
+    holdout = np.sort(_stratified_holdout(train, labels, seen, rng))
 
     train_pseudo_seen = train[np.isin(labels[train], pseudo_seen)]
     return Splits(
@@ -309,14 +314,7 @@ def validation_draw(dataset: SkeletonDataset, splits: Splits, *, split_seed: int
         val_seen, val_train = train_ps[is_held], train_ps[~is_held]
     else:
         held = []
-        picked = []
-        for c in pseudo_seen:
-            members = train_ps[labels[train_ps] == c]
-            if len(members) < 2:
-                continue
-            k = min(max(1, int(round(HOLDOUT_FRACTION * len(members)))), len(members) - 1)
-            picked.append(rng.choice(members, size=k, replace=False))
-        val_seen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+        val_seen = _stratified_holdout(train_ps, labels, pseudo_seen, rng)
         val_train = np.setdiff1d(train_ps, val_seen)
     return ValidationDraw(
         draw=int(draw),
