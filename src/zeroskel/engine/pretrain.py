@@ -31,9 +31,11 @@ from zeroskel.engine.trainer import SGDConfig, fit
 
 
 def encoder_kwargs(cfg: RunConfig, num_classes: int, num_joints: int, num_person: int) -> dict[str, Any]:
-    return {"num_classes": num_classes, "num_joints": num_joints, "num_person": num_person,
-            "in_channels": preprocessing(cfg.data).channels,
-            "base_channels": cfg.encoder.base_channels, "dropout": cfg.encoder.dropout}
+    common = {"num_classes": num_classes, "num_joints": num_joints, "num_person": num_person,
+              "base_channels": cfg.encoder.base_channels, "dropout": cfg.encoder.dropout}
+    if cfg.encoder.name == "shiftgcn_ensemble":  # one encoder per stream of data.streams
+        return {**common, "num_streams": len(cfg.data.streams), "fusion": cfg.encoder.fusion}
+    return {**common, "in_channels": preprocessing(cfg.data).channels}
 
 
 def load_encoder(path: Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -107,9 +109,14 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
 
     def step(batch) -> torch.Tensor:
         x, y = batch
-        logits = model(x.to(device))
-        return torch.nn.functional.cross_entropy(logits, lm[y].to(device),
-                                                 label_smoothing=cfg.encoder.label_smoothing)
+        target = lm[y].to(device)
+
+        def loss(logits: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.cross_entropy(logits, target,
+                                                     label_smoothing=cfg.encoder.label_smoothing)
+        if hasattr(model, "member_logits"):  # an ensemble: every member learns on its own loss
+            return torch.stack([loss(z) for z in model.member_logits(x.to(device))]).mean()
+        return loss(model(x.to(device)))
 
     def evaluate(epoch: int) -> dict[str, float]:
         return {"val_acc": _accuracy(model, val_loader, label_map, device)}

@@ -41,7 +41,9 @@ class DataConfig:
 
 @dataclass
 class EncoderConfig:
-    name: str = "shiftgcn"
+    name: str = "shiftgcn"           # shiftgcn: one encoder reads all data.streams as channels |
+                                     # shiftgcn_ensemble: one encoder per stream, fused (``fusion``)
+    fusion: str = "mean"             # shiftgcn_ensemble feature maps: mean | concat (scores: mean)
     base_channels: int = 16          # 64 = the published Shift-GCN width (16: ~16x fewer FLOPs)
     epochs: int = 30
     min_steps: int = 0               # stretch epochs to at least this many updates (0: off)
