@@ -47,6 +47,24 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
+def table(path: Path) -> str:
+    """Markdown decision table of a results file: one row per variant, folds side by side."""
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    folds = sorted({r["fold"] for r in rows})
+    lines = ["| variant | " + " | ".join(f"{f} holdout (best / last) | {f} test-seen (diag.) | {f} s"
+                                        for f in folds) + " |",
+             "|---|" + "---|---|---|" * len(folds)]
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        cells = []
+        for f in folds:
+            r = next((r for r in rows if r["variant"] == name and r["fold"] == f), None)
+            cells += (["-", "-", "-"] if r is None else
+                      [f"{r['holdout_best']:.1f} / {r['holdout_last']:.1f}", f"{r['test_seen']:.1f}",
+                       f"{r['seconds']:.0f}"])
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", required=True)
@@ -56,7 +74,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", nargs="*", default=[], help="extra overrides for every variant")
     ap.add_argument("--out", required=True, help="JSON-lines file (appended)")
+    ap.add_argument("--table", action="store_true", help="print the decision table of --out and stop")
     args = ap.parse_args()
+    if args.table:
+        print(table(Path(args.out)))
+        return
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
