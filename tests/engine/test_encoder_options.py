@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -45,8 +46,8 @@ def stream_run(utd_root, tmp_path_factory):
 
 
 def test_bundle_carries_the_preprocessing(stream_run, utd):
-    expected = Preprocessing(origin="first_hip", scale="torso", align_view=True,
-                             streams=("joint", "bone", "motion"), eval_crop=0.9)
+    expected = replace(preprocessing(RunConfig().data), origin="first_hip", scale="torso", align_view=True,
+                       streams=("joint", "bone", "motion"), eval_crop=0.9)
     _, enc_meta = load_tensors(stream_run / "seed0" / "encoder" / "best.safetensors")
     assert Preprocessing.from_dict(enc_meta["preprocessing"]) == expected
     assert enc_meta["model"] == "shiftgcn_ensemble" and enc_meta["model_kwargs"]["num_streams"] == 3
