@@ -28,7 +28,7 @@ from zeroskel.engine.head import head_kwargs
 from zeroskel.engine.io import build_model
 from zeroskel.engine.pretrain import load_encoder
 from zeroskel.engine.run import STEPS, Run
-from zeroskel.engine.run_config import RunConfig
+from zeroskel.engine.run_config import RunConfig, preprocessing
 
 
 def peak_rss_mb() -> float:
@@ -68,7 +68,8 @@ def head_throughput(run: Run, steps: int, repeats: int) -> dict:
             "model_kwargs": head_kwargs(cfg, int(feats.shape[2]), int(run.class_text.shape[-1]))}
     bs = cfg.head.batch_size
     clips = ClipDataset(run.dataset, sp.train, length=cfg.data.length, train=True,
-                        num_person=run.num_person, seed=0, layout=run.dataset.layout)
+                        num_person=run.num_person, seed=0, layout=run.dataset.layout,
+                        preprocessing=preprocessing(cfg.data))
     loader = torch.utils.data.DataLoader(clips, batch_size=bs, shuffle=True, drop_last=True)
 
     def sync() -> None:

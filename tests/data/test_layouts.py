@@ -122,3 +122,25 @@ def test_every_pair_maps(src, dst):
 def test_map_layout_rejects_wrong_joint_count():
     with pytest.raises(ValueError, match="expected \\(\\.\\.\\., 20, C\\)"):
         map_layout(np.zeros((3, 25, 3)), "kinect20", "ntu25")
+
+
+def test_bone_parents_form_a_tree_along_the_edges():
+    from zeroskel.data.layouts import bone_parents, list_layouts
+
+    for name in list_layouts():
+        lay = get_layout(name)
+        parents = lay.parents
+        edges = {frozenset(e) for e in lay.edges}
+        assert parents[lay.center] == lay.center
+        for j, p in enumerate(parents):
+            if j != lay.center:
+                assert frozenset((j, p)) in edges, (name, lay.joints[j])
+                seen, k = set(), j
+                while k != lay.center:  # every joint reaches the root without a cycle
+                    assert k not in seen
+                    seen.add(k)
+                    k = parents[k]
+    k20 = get_layout("kinect20")
+    assert k20.joints[k20.parents[k20.index("left_hand")]] == "left_wrist"
+    with pytest.raises(ValueError, match="not connected"):
+        bone_parents(3, ((0, 1),), 0)

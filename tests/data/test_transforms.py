@@ -111,3 +111,117 @@ def test_resample_linear():
 def test_layout_mismatch():
     with pytest.raises(ValueError, match="layout 'ntu25'"):
         preprocess(np.ones((1, 4, 20, 3)), train=False, layout="ntu25")
+
+
+# --- preprocessing options (issue 13) -------------------------------------------------------------
+
+from zeroskel.data.layouts import list_layouts  # noqa: E402
+from zeroskel.data.transforms import Preprocessing  # noqa: E402
+
+
+def _full(joints, opt, **kw):
+    """Evaluation preprocessing of the whole clip at its own length (no crop): (M, T, V, C)."""
+    x = preprocess(joints, length=joints.shape[1], train=False, num_person=joints.shape[0],
+                   options=Preprocessing(**{**opt.to_dict(), "eval_crop": 1.0}), **kw)
+    return x.transpose(3, 1, 2, 0)
+
+
+def test_origin_options(utd):
+    joints = utd.samples[3].joints.astype(np.float64)  # (1, T, 20, 3)
+    lh, rh = K20.index("left_hip"), K20.index("right_hip")
+    hip = joints[0, 0, [lh, rh]].mean(0)
+    out = _full(joints, Preprocessing(origin="first_hip"))
+    np.testing.assert_allclose(out[0], joints[0] - hip, atol=1e-5)  # one translation: motion kept
+    out = _full(joints, Preprocessing(origin="frame_center"))
+    np.testing.assert_allclose(out[0], joints[0] - joints[0][:, [K20.center]], atol=1e-5)
+    assert np.abs(out[0, :, K20.center]).max() < 1e-6  # the centre joint sits at 0 in every frame
+    np.testing.assert_allclose(_full(joints, Preprocessing(origin="none"))[0], joints[0], atol=1e-5)
+
+
+def test_torso_scale_removes_units_and_body_size(utd):
+    joints = utd.samples[7].joints.astype(np.float64)
+    opt = Preprocessing(origin="first_hip", scale="torso")
+    a = _full(joints, opt)
+    # the first frame's torso (hip centre -> shoulder centre) has length 1
+    torso = a[0, 0, K20.index("shoulder_center")] - a[0, 0, K20.index("hip_center")]
+    assert abs(np.linalg.norm(torso) - 1.0) < 1e-5
+    # the same clip in centimetres, shifted: identical after normalisation
+    np.testing.assert_allclose(_full(joints * 100 + 7.0, opt), a, atol=1e-5)
+    with pytest.raises(ValueError, match="torso length is zero"):
+        preprocess(np.ones((1, 4, 20, 3)), train=False, options=opt, name="flat.npy")
+
+
+def test_options_for_every_layout():
+    rng = np.random.default_rng(0)
+    for name in list_layouts():
+        lay = get_layout(name)
+        joints = rng.normal(size=(1, 12, lay.num_joints, 3))
+        for origin in ("first_center", "first_hip", "frame_center", "none"):
+            opt = Preprocessing(origin=origin, scale="torso", align_view=True,
+                                streams=("joint", "bone", "motion", "bone_motion"))
+            out = preprocess(joints, length=8, train=True, rng=rng, num_person=1, layout=name, options=opt)
+            assert out.shape == (12, 8, lay.num_joints, 1) and np.isfinite(out).all(), (name, origin)
+        # view alignment of a rotated clip gives the same output in every layout
+        a = np.deg2rad(40)
+        rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        opt = Preprocessing(origin="first_hip", scale="torso", align_view=True)
+        np.testing.assert_allclose(preprocess(joints, train=False, layout=name, num_person=1, options=opt),
+                                   preprocess(joints @ rot.T, train=False, layout=name, num_person=1,
+                                              options=opt), atol=1e-4)
+
+
+def test_streams(utd):
+    joints = utd.samples[2].joints.astype(np.float64)
+    opt = Preprocessing(origin="first_hip", streams=("joint", "bone", "motion", "bone_motion"))
+    out = _full(joints, opt)[0]  # (T, V, 12)
+    j, b, m, bm = out[..., 0:3], out[..., 3:6], out[..., 6:9], out[..., 9:12]
+    np.testing.assert_allclose(j, _full(joints, Preprocessing(origin="first_hip"))[0], atol=1e-6)
+    elbow, shoulder = K20.index("left_elbow"), K20.index("left_shoulder")
+    assert K20.parents[elbow] == shoulder
+    np.testing.assert_allclose(b[:, elbow], j[:, elbow] - j[:, shoulder], atol=1e-5)
+    assert not b[:, K20.center].any()  # the root's bone is zero
+    np.testing.assert_allclose(m[:-1], j[1:] - j[:-1], atol=1e-5)
+    assert not m[-1].any()
+    np.testing.assert_allclose(bm[:-1], b[1:] - b[:-1], atol=1e-5)
+    # order follows the option; channels = 3 per stream
+    two = preprocess(joints, train=False, num_person=1, options=Preprocessing(streams=("motion", "joint")))
+    assert two.shape[0] == 6 and Preprocessing(streams=("motion", "joint")).channels == 6
+    np.testing.assert_allclose(two[3:], preprocess(joints, train=False, num_person=1), atol=1e-6)
+
+
+def test_motion_is_zero_where_a_person_is_absent():
+    rng = np.random.default_rng(1)
+    x = np.zeros((2, 20, 25, 3))
+    x[0] = rng.normal(size=(20, 25, 3))
+    x[1, 5:10] = rng.normal(size=(5, 25, 3))
+    out = preprocess(x, length=20, train=False, num_person=2, eval_crop=1.0,
+                     options=Preprocessing(streams=("motion",)))  # (3, T, V, M)
+    assert not out[..., 1][:, :5].any() and not out[..., 1][:, 9:].any()
+    assert out[..., 1][:, 5:9].any()
+
+
+def test_training_rotation_about_vertical_axis_and_scale_jitter(utd):
+    joints = utd.samples[4].joints
+    base = Preprocessing(origin="first_hip", crop_min=1.0, max_rotation=0.26, rotation_axes="y")
+    e = preprocess(joints, train=False, num_person=1, options=Preprocessing(origin="first_hip", eval_crop=1.0))
+    a = preprocess(joints, train=True, rng=np.random.default_rng(3), num_person=1, options=base)
+    # a rotation about y keeps every height (y) and every horizontal distance from the y axis
+    np.testing.assert_allclose(a[1], e[1], atol=1e-5)
+    np.testing.assert_allclose(np.hypot(a[0], a[2]), np.hypot(e[0], e[2]), atol=1e-5)
+    assert not np.allclose(a[0], e[0], atol=1e-3)
+    s = preprocess(joints, train=True, rng=np.random.default_rng(4), num_person=1,
+                   options=Preprocessing(origin="first_hip", crop_min=1.0, max_rotation=0.0, scale_jitter=0.1))
+    ratio = s[e != 0] / e[e != 0]
+    assert np.allclose(ratio, ratio[0], atol=1e-4) and 0.9 <= ratio[0] <= 1.1 and abs(ratio[0] - 1) > 1e-4
+
+
+def test_preprocessing_options_are_checked_and_round_trip():
+    opt = Preprocessing(origin="first_hip", scale="torso", streams=("joint", "motion"), scale_jitter=0.1)
+    assert Preprocessing.from_dict(opt.to_dict()) == opt
+    assert Preprocessing.from_dict({"align_view": True, "length": 64}) == Preprocessing(align_view=True)
+    for bad, match in ((dict(origin="hip"), "origin"), (dict(scale="height"), "scale"),
+                       (dict(streams=("joint", "velocity")), "streams"), (dict(streams=()), "streams"),
+                       (dict(rotation_axes="z"), "rotation_axes"), (dict(crop_min=0.0), "crop_min"),
+                       (dict(scale_jitter=1.5), "scale_jitter")):
+        with pytest.raises(ValueError, match=match):
+            Preprocessing(**bad)

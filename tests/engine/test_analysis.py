@@ -132,6 +132,15 @@ def test_every_figure_is_written(analysed):
     assert len(saved["unseen_classes"]) == 6
 
 
+def test_encoder_supervised_is_reported(memory_runs, analysed):
+    _, result = analysed
+    a, _ = memory_runs
+    m = json.loads((a / "metrics.json").read_text())["encoder"]["supervised"]
+    sup = result["encoder_supervised"]
+    assert sup["test_seen"] == m["test_seen"]["values"][0] and sup["holdout"] == m["holdout"]["values"][0]
+    assert 0.0 <= sup["test_seen"] <= 100.0
+
+
 def test_prototypes_with_and_without_memory(analysed, memory_runs):
     _, result = analysed
     tp = result["temporal_prototypes"]

@@ -31,3 +31,21 @@ def test_unknown_key_and_bad_type_are_named(tmp_path):
         load_config(RunConfig, f)
     with pytest.raises(ConfigError, match="key=value"):
         load_config(RunConfig, None, ["encoder.epochs"])
+
+
+def test_full_encoder_recipe_config():
+    from pathlib import Path
+
+    from zeroskel.data.transforms import Preprocessing
+    from zeroskel.engine.run_config import preprocessing
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "encoder_full.yaml"
+    cfg = load_config(RunConfig, path)
+    assert cfg.encoder.base_channels == 64 and cfg.encoder.epochs == 140 and cfg.encoder.optimizer == "sgd"
+    assert cfg.encoder.schedule == "step" and len(cfg.encoder.milestones) == 3
+    pre = preprocessing(cfg.data)
+    assert isinstance(pre, Preprocessing) and pre.streams == ("joint", "motion") and pre.channels == 6
+    # a bad preprocessing value is named when the run starts
+    bad = load_config(RunConfig, None, ["data.origin=hips"])
+    with pytest.raises(ValueError, match="origin"):
+        preprocessing(bad.data)

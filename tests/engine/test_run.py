@@ -32,7 +32,17 @@ def test_run_directory_contract(tiny_run):
     for key in ("S", "U", "H"):
         assert set(m["gzsl"]["fused"][key]) == {"mean", "std", "values"}
     assert m["protocol"] == "utd-f1" and m["seeds"] == [0]
-    assert m["encoder"] == "shiftgcn" and m["text_encoder"] == "hashing:32"
+    assert m["encoder"]["name"] == "shiftgcn" and m["text_encoder"] == "hashing:32"
+    # the encoder diagnostic: its own classifier on the test split's seen clips and on the holdout
+    sup = m["encoder"]["supervised"]
+    ev_sup = json.loads((tiny_run / "seed0" / "encoder_supervised.json").read_text())
+    for split in ("test_seen", "holdout"):
+        assert set(sup[split]) == {"mean", "std", "values"} and 0.0 <= sup[split]["mean"] <= 100.0
+        assert sup[split]["values"] == [ev_sup[split]["top1"]]
+    assert ev_sup["holdout"]["num"] == 63
+    # the holdout figure equals the one pre-training chose the checkpoint on
+    enc = json.loads((tiny_run / "seed0" / "encoder" / "result.json").read_text())
+    assert sup["holdout"]["values"][0] == pytest.approx(enc["best_val_acc"])
     assert set(m["seconds"]) == {"pretrain", "extract", "train", "evaluate"}
     # either-branch counts a sample when either branch is right: never below either branch
     z = m["zsl"]

@@ -11,7 +11,7 @@ from zeroskel.models import ZeroShotHead, create_model, list_models, model_entry
 
 def test_builtin_models_are_registered():
     assert {"shiftgcn", "neuron"} <= set(list_models())
-    assert list_models("shift*") == ["shiftgcn"]
+    assert list_models("shift*") == ["shiftgcn", "shiftgcn_ensemble"]
 
 
 def _inputs(model):

@@ -99,3 +99,28 @@ def test_dropout_only_in_training():
     assert not torch.allclose(model(x), model(x))
     model.eval()
     assert torch.equal(model(x), model(x))
+
+
+def test_ensemble_members_read_their_own_stream():
+    from zeroskel.models import create_model
+
+    torch.manual_seed(0)
+    ens = create_model("shiftgcn_ensemble", num_classes=4, num_joints=20, num_person=1, num_streams=2,
+                       base_channels=4).eval()
+    x = torch.randn(2, 6, 16, 20, 1)  # two streams of 3 channels
+    with torch.no_grad():
+        member = [ens.members[0](x[:, :3]), ens.members[1](x[:, 3:])]
+        torch.testing.assert_close(ens(x), (member[0] + member[1]) / 2)
+        torch.testing.assert_close(ens.member_logits(x)[1], member[1])
+        fm = ens.feature_map(x)
+        torch.testing.assert_close(fm, (ens.members[0].feature_map(x[:, :3])
+                                        + ens.members[1].feature_map(x[:, 3:])) / 2)
+        assert fm.shape == (2, 16, 4, 20) and ens.out_channels == 16
+    cat = create_model("shiftgcn_ensemble", num_classes=4, num_joints=20, num_person=1, num_streams=3,
+                       base_channels=4, fusion="concat").eval()
+    with torch.no_grad():
+        assert cat.feature_map(torch.randn(2, 9, 16, 20, 1)).shape == (2, 48, 4, 20)
+    with pytest.raises(ValueError, match="2 streams x 3"):
+        ens(torch.randn(2, 3, 16, 20, 1))
+    with pytest.raises(ValueError, match="fusion"):
+        create_model("shiftgcn_ensemble", num_classes=4, num_joints=20, fusion="max")

@@ -33,6 +33,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for name in result["figures"].values():
         print(f"  {out / name}")
     print(f"  {out / 'analysis.json'}")
+    sup = result.get("encoder_supervised")
+    if sup:
+        print(f"  encoder supervised top-1 (seen classes, diagnostic): test {sup['test_seen']:.1f}%, "
+              f"holdout {sup['holdout']:.1f}%")
     phases = result["clustering"]["phases"]
     print(f"  k-means k = {result['clustering']['k']}; per phase: silhouette / ARI / FMI / CH")
     for ph, m in phases.items():

@@ -75,6 +75,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             if k in z:
                 print(f"  ZSL {k:<14} {z[k]['mean']:6.2f} +- {z[k]['std']:.2f}")
         print(f"  GZSL fused     S {g['S']['mean']:.2f}  U {g['U']['mean']:.2f}  H {g['H']['mean']:.2f}")
+        sup = summary.get("encoder", {}).get("supervised") if isinstance(summary.get("encoder"), dict) else None
+        if sup:
+            print(f"  encoder supervised (seen classes, diagnostic): test {sup['test_seen']['mean']:.2f}  "
+                  f"holdout {sup['holdout']['mean']:.2f}")
     return 0
 
 

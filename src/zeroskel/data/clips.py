@@ -1,4 +1,4 @@
-"""A torch ``Dataset`` of preprocessed clips: ``(x (3, T, V, M) float32, label int)``.
+"""A torch ``Dataset`` of preprocessed clips: ``(x (C, T, V, M) float32, label int)``, C = 3 per stream.
 
 Training randomness (crop, rotation) comes from a generator seeded by ``(seed, epoch, sample
 index)``, so a run is reproducible whatever the worker count or order; call :meth:`set_epoch` at the
@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from zeroskel.data.layouts import Layout
 from zeroskel.data.sample import SkeletonDataset, SkeletonSample
-from zeroskel.data.transforms import preprocess
+from zeroskel.data.transforms import Preprocessing, preprocess
 
 
 class ClipDataset(Dataset):
@@ -27,13 +27,15 @@ class ClipDataset(Dataset):
         train: random crop-and-resize and rotation when True; deterministic centre crop otherwise.
         num_person: people per clip (zero-padded).
         seed: base seed of the training randomness.
-        align_view: rotate each clip to its body axes.
+        align_view: rotate each clip to its body axes (shortcut for ``preprocessing.align_view``).
         layout: joint layout (taken from a SkeletonDataset, else inferred from the joint count).
+        preprocessing: every preprocessing / augmentation choice (defaults when None).
     """
 
     def __init__(self, samples: SkeletonDataset | Sequence[SkeletonSample], indices: Sequence[int],
                  *, length: int = 64, train: bool, num_person: int, seed: int = 0,
-                 align_view: bool = False, layout: str | Layout | None = None) -> None:
+                 align_view: bool = False, layout: str | Layout | None = None,
+                 preprocessing: Preprocessing | None = None) -> None:
         if isinstance(samples, SkeletonDataset):
             layout = layout if layout is not None else samples.layout
             samples = samples.samples
@@ -42,7 +44,11 @@ class ClipDataset(Dataset):
         if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= len(samples)):
             raise IndexError(f"ClipDataset: indices out of range for {len(samples)} samples")
         self.length, self.train, self.num_person = length, train, num_person
-        self.seed, self.align_view, self.layout = seed, align_view, layout
+        self.seed, self.layout = seed, layout
+        pre = preprocessing if preprocessing is not None else Preprocessing()
+        if align_view and not pre.align_view:
+            pre = Preprocessing(**{**pre.to_dict(), "align_view": True})
+        self.preprocessing = pre
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -60,5 +66,5 @@ class ClipDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
         x = preprocess(sample.joints, length=self.length, train=self.train, rng=rng,
                        num_person=self.num_person, layout=self.layout,
-                       align_view=self.align_view, name=sample.name)
-        return torch.from_numpy(x), int(sample.label)  # (3, T, V, M)
+                       options=self.preprocessing, name=sample.name)
+        return torch.from_numpy(x), int(sample.label)  # (C, T, V, M)

@@ -54,11 +54,41 @@ class Layout:
     def num_joints(self) -> int:
         return len(self.joints)
 
+    @property
+    def parents(self) -> tuple[int, ...]:
+        """Each joint's parent in a spanning tree of ``edges`` rooted at ``center`` (the root is its
+        own parent). Bones are child minus parent along this tree; see :func:`bone_parents`."""
+        return bone_parents(self.num_joints, self.edges, self.center)
+
     def index(self, joint: str) -> int:
         try:
             return self.joints.index(joint)
         except ValueError:
             raise UnknownNameError(f"layout {self.name!r} has no joint {joint!r}") from None
+
+
+def bone_parents(num_joints: int, edges: tuple[tuple[int, int], ...], root: int) -> tuple[int, ...]:
+    """Breadth-first spanning tree of the (undirected) ``edges`` from ``root``: parent per joint.
+
+    Edges are visited in their listed order, so the tree is deterministic. Raises when the graph is
+    not connected (a joint without a path to the root would have no bone).
+    """
+    neighbours: list[list[int]] = [[] for _ in range(num_joints)]
+    for a, b in edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    parent = [-1] * num_joints
+    parent[root] = root
+    queue = [root]
+    for j in queue:  # the list grows while iterating: a breadth-first queue
+        for k in neighbours[j]:
+            if parent[k] < 0:
+                parent[k] = j
+                queue.append(k)
+    if min(parent) < 0:
+        raise ValueError(f"joints {[j for j, p in enumerate(parent) if p < 0]} are not connected to "
+                         f"joint {root} by the layout's edges")
+    return tuple(parent)
 
 
 # --- Joint orders --------------------------------------------------------------------------------

@@ -272,6 +272,17 @@ def read_confusion(run_dir: str | Path, seed: int, key: str = "zsl_fused") -> di
     return read_json(path)[key]
 
 
+def read_encoder_supervised(run_dir: str | Path, seed: int) -> dict[str, Any] | None:
+    """``encoder.supervised`` of one seed: top-1 (%) of the encoder's own classifier on the test
+    split's seen-class clips and on the holdout (a diagnostic; None for runs made before it existed)."""
+    path = Path(run_dir) / f"seed{seed}" / "encoder_supervised.json"
+    if not path.exists():
+        return None
+    d = read_json(path)
+    return {"metric": "top-1 (%) of the encoder's classifier on seen-class clips (diagnostic)",
+            **{k: d[k]["top1"] for k in ("test_seen", "holdout") if k in d}}
+
+
 def training_curves(run_dir: str | Path, seed: int) -> dict[str, dict[str, list[float]]]:
     """``metrics.jsonl`` of one seed: step -> {"epoch": [...], "loss": [...], "lr": [...], val_*}."""
     path = Path(run_dir) / "metrics.jsonl"
@@ -422,6 +433,9 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path, *, compare: str | Path
     figs["confusion"] = figures.plot_confusion(
         np.asarray(conf["matrix"]), conf["classes"], out / "confusion.png", dpi=dpi,
         title=f"Unseen-class confusion (ZSL, fused): {label}").name
+
+    # the encoder diagnostic (its own classifier on seen-class clips)
+    result["encoder_supervised"] = read_encoder_supervised(run_dir, seed)
 
     # training curves
     curves = training_curves(run_dir, seed)

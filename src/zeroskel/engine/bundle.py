@@ -41,6 +41,7 @@ import torch
 
 from zeroskel import __version__
 from zeroskel.engine.io import CheckpointError, load_tensors, read_json, save_tensors, write_error, write_json
+from zeroskel.engine.pretrain import clip_preprocessing
 
 BUNDLE_FORMAT = "zeroskel-bundle/1"
 BUNDLE_FILE = "bundle.json"
@@ -143,9 +144,10 @@ def bundle_from_run(run_dir: str | Path, *, seed: int | None = None) -> Bundle:
         "layout": head_meta.get("layout", enc_meta.get("layout")),
         "input": {"coords": "xyz", "num_joints": int(enc_meta["model_kwargs"]["num_joints"]),
                   "num_person": int(head_meta.get("num_person", enc_meta.get("num_person", 1)))},
-        "preprocess": {"length": int(head_meta.get("length", cfg.data.length)),
+        # the encoder's own preprocessing (origin, scale, view, streams, crops), from its checkpoint
+        "preprocess": {**clip_preprocessing(enc_meta).to_dict(),
+                       "length": int(head_meta.get("length", cfg.data.length)),
                        "num_person": int(head_meta.get("num_person", enc_meta.get("num_person", 1))),
-                       "align_view": bool(head_meta.get("align_view", cfg.data.align_view)),
                        "train": False, "feature_dtype": "float16"},
         "text": {"encoder": t.encoder, "encoder_id": encoder_id, "source": t.source,
                  "temporal": ct_meta.get("temporal", "phase") if class_text is not None else "phase",
@@ -156,9 +158,12 @@ def bundle_from_run(run_dir: str | Path, *, seed: int | None = None) -> Bundle:
                        "seen_names": [names[c] for c in seen], "unseen_names": [names[c] for c in unseen]},
         "gamma": head_meta.get("gamma", {}),
         "notes": {
-            "preprocess": "zeroskel.data.transforms.preprocess(train=False): centre on the layout's "
-                          "origin joint, deterministic centre crop of 95% of the frames resized to "
-                          "`length` by linear interpolation, people padded/truncated to `num_person`",
+            "preprocess": "zeroskel.data.transforms.preprocess(train=False, options=Preprocessing."
+                          "from_dict(preprocess)): `origin`, `scale` and `align_view` as named, the "
+                          "deterministic centre crop of `eval_crop` of the frames resized to `length` by "
+                          "linear interpolation, people padded/truncated to `num_person`, `streams` "
+                          "stacked as channels (crop_min, max_rotation, rotation_axes, scale_jitter "
+                          "were training-only augmentation)",
             "feature_dtype": "feature maps were cached as float16 in training and evaluation; the "
                              "recognizer rounds them the same way so its scores equal the run's",
             "gamma": "GZSL calibration chosen on the validation protocol: subtract from the scores "
@@ -171,6 +176,7 @@ def bundle_from_run(run_dir: str | Path, *, seed: int | None = None) -> Bundle:
 
 def bundle_from_models(encoder: tuple[str, dict[str, Any]], head: tuple[str, dict[str, Any]], *, layout: str,
                        length: int, text_encoder: str, num_person: int = 1, align_view: bool = False,
+                       preprocessing: Any = None,
                        text_source: str = "side-info", coords: str = "xyz", seed: int = 0) -> Bundle:
     """A bundle of freshly initialised models (no run, no training vocabulary): for latency benchmarks and
     for tests of the inference code, where the weights do not matter.
@@ -178,6 +184,8 @@ def bundle_from_models(encoder: tuple[str, dict[str, Any]], head: tuple[str, dic
     Args:
         encoder / head: ``(registered model name, constructor kwargs)``.
         layout, length, num_person, align_view: the input and preprocessing settings.
+        preprocessing: a :class:`zeroskel.data.transforms.Preprocessing` (its ``align_view`` wins);
+            the encoder's ``in_channels`` must be its ``channels``.
         text_encoder: text encoder name (its id is checked when text is embedded).
         coords: ``xyz`` (3D joints) or ``xy+score`` (2D keypoints with a confidence).
         seed: torch seed of the initial weights.
@@ -185,6 +193,9 @@ def bundle_from_models(encoder: tuple[str, dict[str, Any]], head: tuple[str, dic
     from zeroskel.models import create_model
     from zeroskel.text.encoders import get_text_encoder
 
+    from zeroskel.data.transforms import Preprocessing
+
+    pre = preprocessing if preprocessing is not None else Preprocessing(align_view=align_view)
     torch.manual_seed(seed)
     enc, hd = create_model(encoder[0], **encoder[1]), create_model(head[0], **head[1])
     enc_id = get_text_encoder(text_encoder).id if text_encoder.startswith("hashing") else ""
@@ -195,7 +206,7 @@ def bundle_from_models(encoder: tuple[str, dict[str, Any]], head: tuple[str, dic
         "head": {"file": "head.safetensors", "model": head[0], "model_kwargs": dict(head[1])},
         "layout": layout,
         "input": {"coords": coords, "num_joints": int(encoder[1]["num_joints"]), "num_person": num_person},
-        "preprocess": {"length": length, "num_person": num_person, "align_view": align_view, "train": False,
+        "preprocess": {**pre.to_dict(), "length": length, "num_person": num_person, "train": False,
                        "feature_dtype": "float16"},
         "text": {"encoder": text_encoder, "encoder_id": enc_id, "source": text_source,
                  "dim": int(hd.text_dim), "side_info": None, "class_text": None},

@@ -139,9 +139,9 @@ def export_onnx(bundle_or_run: str | Path | ZeroShotRecognizer, out_path: str | 
              "meta": Path(f"{stem}.json")}
     model = SkeletonEmbedder(rec.encoder, rec.head).cpu().eval()
     v = int(rec.info["input"]["num_joints"])
-    shape = (3, rec.length, v, rec.num_person)
+    shape = (rec.channels, rec.length, v, rec.num_person)
     g = torch.Generator().manual_seed(0)
-    example = torch.randn(2, *shape, generator=g)  # (2, 3, T, V, M)
+    example = torch.randn(2, *shape, generator=g)  # (2, C, T, V, M)
 
     buf = io.BytesIO()
     with warnings.catch_warnings():

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from zeroskel.data.clips import ClipDataset
 from zeroskel.data.sample import SkeletonDataset
+from zeroskel.data.transforms import Preprocessing
 from zeroskel.engine.io import load_tensors, save_tensors
 from zeroskel.engine.runtime import LOG, progress
 
@@ -29,13 +30,18 @@ from zeroskel.engine.runtime import LOG, progress
 @torch.no_grad()
 def extract_features(encoder: torch.nn.Module, dataset: SkeletonDataset, indices: Sequence[int],
                      out_path: Path, *, views: int, train_aug: bool, length: int, num_person: int,
-                     align_view: bool, seed: int, batch_size: int, device: torch.device,
-                     show_progress: bool = True) -> Path:
-    """Write the feature maps of ``indices`` to ``out_path`` (skipped when it already exists)."""
+                     align_view: bool = False, seed: int, batch_size: int, device: torch.device,
+                     show_progress: bool = True, preprocessing: Preprocessing | None = None) -> Path:
+    """Write the feature maps of ``indices`` to ``out_path`` (skipped when it already exists).
+
+    ``preprocessing`` must be the encoder's (its checkpoint metadata; see
+    :func:`zeroskel.engine.pretrain.clip_preprocessing`); ``align_view`` is the older shortcut.
+    """
     if out_path.exists():
         return out_path
     clips = ClipDataset(dataset, indices, length=length, train=train_aug, num_person=num_person,
-                        seed=seed, align_view=align_view, layout=dataset.layout)
+                        seed=seed, align_view=align_view, layout=dataset.layout,
+                        preprocessing=preprocessing)
     encoder.eval()
     per_view = []
     for view in range(views if train_aug else 1):

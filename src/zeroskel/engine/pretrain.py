@@ -1,8 +1,14 @@
 """Step 1: pre-train the skeleton encoder on seen classes only.
 
-Cross-entropy over the seen classes of the fitting samples, SGD with step decay; the checkpoint kept
-is the epoch with the best accuracy on held-out *seen-class* samples of the train split (never the
-test split). Resumable after any epoch.
+Cross-entropy (optionally label-smoothed) over the seen classes of the fitting samples, SGD or AdamW
+with a step or cosine schedule; the checkpoint kept is the epoch with the best accuracy on held-out
+*seen-class* samples of the train split (never the test split). Resumable after any epoch. The
+checkpoint's metadata carries the preprocessing (origin, scale, view, streams, ...) so extraction
+and the bundle preprocess users' clips exactly as the training clips were.
+
+:func:`supervised_accuracy` is the encoder diagnostic: top-1 of the encoder's own classifier on any
+seen-class clips (the run reports it on the holdout and on the test split's seen-class clips as
+``encoder.supervised``; it is never used for a choice).
 
     zeroskel pretrain RUN_DIR --seed 0
 """
@@ -19,14 +25,17 @@ from zeroskel.data.clips import ClipDataset
 from zeroskel.data.sample import SkeletonDataset
 from zeroskel.engine.io import (build_model, load_model, load_tensors, read_json, save_checkpoint,
                                 write_json)
-from zeroskel.engine.run_config import RunConfig
+from zeroskel.engine.run_config import RunConfig, preprocessing
 from zeroskel.engine.runtime import LOG, epoch_seed, scaled_epochs
 from zeroskel.engine.trainer import SGDConfig, fit
 
 
 def encoder_kwargs(cfg: RunConfig, num_classes: int, num_joints: int, num_person: int) -> dict[str, Any]:
-    return {"num_classes": num_classes, "num_joints": num_joints, "num_person": num_person,
-            "base_channels": cfg.encoder.base_channels, "dropout": cfg.encoder.dropout}
+    common = {"num_classes": num_classes, "num_joints": num_joints, "num_person": num_person,
+              "base_channels": cfg.encoder.base_channels, "dropout": cfg.encoder.dropout}
+    if cfg.encoder.name == "shiftgcn_ensemble":  # one encoder per stream of data.streams
+        return {**common, "num_streams": len(cfg.data.streams), "fusion": cfg.encoder.fusion}
+    return {**common, "in_channels": preprocessing(cfg.data).channels}
 
 
 def load_encoder(path: Path, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -69,7 +78,7 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
         "layout": dataset.layout, "dataset": dataset.name, "protocol": protocol,
         "classes": classes, "class_names": [dataset.class_names[c] for c in classes],
         "length": cfg.data.length, "num_person": num_person, "align_view": cfg.data.align_view,
-        "seed": seed,
+        "preprocessing": preprocessing(cfg.data).to_dict(), "seed": seed,
     }
     torch.manual_seed(seed)
     model = build_model(meta)
@@ -82,8 +91,8 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
         write_json(done, {"best_epoch": -1, "note": "encoder.pretrained_only: no pre-training"})
         return best_path
 
-    common = dict(length=cfg.data.length, num_person=num_person, align_view=cfg.data.align_view,
-                  layout=dataset.layout)
+    common = dict(length=cfg.data.length, num_person=num_person, layout=dataset.layout,
+                  preprocessing=preprocessing(cfg.data))
     train_set = ClipDataset(dataset, fit_idx, train=True, seed=seed, **common)
     val_set = ClipDataset(dataset, val_idx, train=False, **common)
     bs = cfg.encoder.batch_size
@@ -100,8 +109,14 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
 
     def step(batch) -> torch.Tensor:
         x, y = batch
-        logits = model(x.to(device))
-        return torch.nn.functional.cross_entropy(logits, lm[y].to(device))
+        target = lm[y].to(device)
+
+        def loss(logits: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.cross_entropy(logits, target,
+                                                     label_smoothing=cfg.encoder.label_smoothing)
+        if hasattr(model, "member_logits"):  # an ensemble: every member learns on its own loss
+            return torch.stack([loss(z) for z in model.member_logits(x.to(device))]).mean()
+        return loss(model(x.to(device)))
 
     def evaluate(epoch: int) -> dict[str, float]:
         return {"val_acc": _accuracy(model, val_loader, label_map, device)}
@@ -111,7 +126,8 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
 
     sgd = SGDConfig(lr=cfg.encoder.lr, momentum=cfg.encoder.momentum, nesterov=cfg.encoder.nesterov,
                     weight_decay=cfg.encoder.weight_decay, epochs=epochs,
-                    milestones=tuple(cfg.encoder.milestones), warmup_epochs=cfg.encoder.warmup_epochs)
+                    milestones=tuple(cfg.encoder.milestones), warmup_epochs=cfg.encoder.warmup_epochs,
+                    optimizer=cfg.encoder.optimizer, schedule=cfg.encoder.schedule)
     LOG.info("pretrain %s: %d clips, %d seen classes, %d epochs, %d held out",
              out_dir.name, len(train_set), len(classes), epochs, len(val_set))
     res = fit(model, sgd=sgd, batches=batches, step=step, evaluate=evaluate,
@@ -148,4 +164,39 @@ def encoder_result(out_dir: Path) -> dict[str, Any]:
     return read_json(out_dir / "result.json")
 
 
-__all__ = ["pretrain_encoder", "load_encoder", "encoder_result"]
+def clip_preprocessing(meta: dict[str, Any]):
+    """The :class:`Preprocessing` an encoder was trained with, from its checkpoint metadata
+    (checkpoints from before the option existed: the defaults plus their ``align_view``)."""
+    from zeroskel.data.transforms import Preprocessing
+
+    if "preprocessing" in meta:
+        return Preprocessing.from_dict(meta["preprocessing"])
+    return Preprocessing(align_view=bool(meta.get("align_view", False)))
+
+
+@torch.no_grad()
+def supervised_accuracy(encoder_path: Path, dataset: SkeletonDataset, indices: Sequence[int],
+                        device: torch.device, batch_size: int = 64) -> dict[str, Any]:
+    """Top-1 (%) of a saved encoder's own classifier on ``indices`` (clips of its classes only).
+
+    Clips are preprocessed as in evaluation, with the settings stored in the checkpoint. Returns
+    ``{"top1", "num"}``; clips of classes the encoder was not trained on raise.
+    """
+    model, meta = load_encoder(encoder_path, device)
+    classes = [int(c) for c in meta["classes"]]
+    label_map = np.full(dataset.num_classes, -1, dtype=np.int64)
+    label_map[classes] = np.arange(len(classes))
+    idx = np.asarray(indices, dtype=np.int64)
+    labels = np.array([dataset.samples[i].label for i in idx], dtype=np.int64)
+    if (label_map[labels] < 0).any():
+        raise ValueError(f"{encoder_path}: supervised accuracy needs clips of the encoder's classes; "
+                         f"got labels {sorted(set(labels[label_map[labels] < 0].tolist()))}")
+    clips = ClipDataset(dataset, idx, length=int(meta["length"]), train=False,
+                        num_person=int(meta["num_person"]), layout=dataset.layout,
+                        preprocessing=clip_preprocessing(meta))
+    loader = DataLoader(clips, batch_size=batch_size, shuffle=False)
+    return {"top1": _accuracy(model, loader, label_map, device), "num": len(idx)}
+
+
+__all__ = ["pretrain_encoder", "load_encoder", "encoder_result", "supervised_accuracy",
+           "clip_preprocessing"]

@@ -48,6 +48,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from zeroskel.data.transforms import Preprocessing
 from zeroskel.engine.bundle import Bundle, BundleError, build_models, load_bundle
 from zeroskel.engine.inputs import DEFAULT_MAX_GAP, Clip, InputError, clip_notes, prepare_joints, to_clips
 
@@ -88,7 +89,10 @@ class ZeroShotRecognizer:
         self.coords: str = self.info.get("input", {}).get("coords", "xyz")
         pre = self.info["preprocess"]
         self.length, self.num_person = int(pre["length"]), int(pre["num_person"])
-        self.align_view = bool(pre["align_view"])
+        # the encoder's preprocessing; bundles from before it was stored: the defaults + align_view
+        self.preprocessing = Preprocessing.from_dict(pre)
+        self.align_view = self.preprocessing.align_view
+        self.channels = self.preprocessing.channels
         self.round_features = pre.get("feature_dtype", "float16") == "float16"
         self.batch_size = int(batch_size)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(bundle.root)
@@ -173,7 +177,8 @@ class ZeroShotRecognizer:
     # ---------------------------------------------------------------------------------- skeletons
     def prepare(self, clip: Clip, *, layout: str | None = None, max_gap: int = DEFAULT_MAX_GAP,
                 warn: bool = True, units: str | None = None) -> tuple[np.ndarray, list[str]]:
-        """One clip -> (preprocessed (3, T, V, M) float32, notes): repair, map to the model's layout, normalise."""
+        """One clip -> (preprocessed (C, T, V, M) float32, notes): repair, map to the model's layout,
+        normalise as the encoder's training clips were, stack the input streams."""
         from zeroskel.data.transforms import preprocess
 
         if layout is not None and clip.layout is not None and layout != clip.layout:
@@ -186,14 +191,14 @@ class ZeroShotRecognizer:
         notes = clip_notes(clip.name, notes, warn=warn)
         try:
             x = preprocess(joints, length=self.length, train=False, num_person=self.num_person,
-                           layout=self.layout, align_view=self.align_view, name=clip.name)
+                           layout=self.layout, options=self.preprocessing, name=clip.name)
         except ValueError as e:
             raise InputError(str(e)) from None
         return x, notes
 
     @torch.no_grad()
     def embed(self, x: torch.Tensor | np.ndarray, *, round_features: bool | None = None) -> torch.Tensor:
-        """Preprocessed clips (N, 3, T, V, M) -> feature maps (N, C, T', V) as the head reads them."""
+        """Preprocessed clips (N, C, T, V, M) -> feature maps (N, C, T', V) as the head reads them."""
         x = torch.as_tensor(x, dtype=torch.float32, device=self.device)
         fm = self.encoder.feature_map(x)  # (N, C, T', V)
         rnd = self.round_features if round_features is None else round_features
@@ -221,7 +226,7 @@ class ZeroShotRecognizer:
         text = text.to(self.device)
         out: dict[str, list[np.ndarray]] = {b: [] for b in BRANCHES}
         for i in range(0, len(xs), self.batch_size):
-            batch = torch.from_numpy(np.stack(xs[i:i + self.batch_size]))  # (B, 3, T, V, M)
+            batch = torch.from_numpy(np.stack(xs[i:i + self.batch_size]))  # (B, C, T, V, M)
             o = self.head(self.embed(batch), text)
             out["fused"].append(o.fused_scores().float().cpu().numpy())
             for b in ("spatial", "temporal"):

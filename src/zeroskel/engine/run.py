@@ -45,7 +45,8 @@ from zeroskel.engine.bundle import export_bundle
 from zeroskel.engine.features import extract_features, load_features
 from zeroskel.engine.head import BRANCHES, head_epochs, load_head, score_features, train_head
 from zeroskel.engine.io import load_tensors, read_json, save_tensors, write_json
-from zeroskel.engine.pretrain import load_encoder, pretrain_encoder
+from zeroskel.engine.pretrain import (clip_preprocessing, load_encoder, pretrain_encoder,
+                                     supervised_accuracy)
 from zeroskel.engine.run_config import RunConfig
 from zeroskel.engine.runtime import (LOG, environment, is_main_process, resolve_device,
                                      setup_logging)
@@ -368,7 +369,7 @@ class Run:
     def extract(self, seed: int) -> None:
         def work():
             d = self.encoder_dir(seed)
-            encoders: dict[str, torch.nn.Module] = {}
+            encoders: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {}
             for name, (enc, idx, aug) in self._feature_sets(seed).items():
                 out = d / "features" / f"{name}.safetensors"
                 if out.exists():
@@ -377,11 +378,11 @@ class Run:
                     path = d / enc / "best.safetensors"
                     if not path.exists():
                         raise RunError(f"{path} missing: run `zeroskel pretrain {self.dir}` first")
-                    encoders[enc], _ = load_encoder(path, self.device)
-                extract_features(encoders[enc], self.dataset, idx, out,
+                    encoders[enc] = load_encoder(path, self.device)
+                extract_features(encoders[enc][0], self.dataset, idx, out,
                                  views=self.cfg.extract.views, train_aug=aug,
                                  length=self.cfg.data.length, num_person=self.num_person,
-                                 align_view=self.cfg.data.align_view, seed=seed,
+                                 preprocessing=clip_preprocessing(encoders[enc][1]), seed=seed,
                                  batch_size=self.cfg.extract.batch_size, device=self.device,
                                  show_progress=self.cfg.progress)
         self._timed(seed, "extract", work)
@@ -600,6 +601,25 @@ class Run:
                     out[when][key] = M.summarize(values)
         return out
 
+    def encoder_supervised(self, seed: int) -> dict[str, Any]:
+        """The encoder diagnostic of one seed: top-1 (%) of the main encoder's own classifier on the
+        test split's seen-class clips and on the holdout, cached in ``seed<S>/encoder_supervised.json``.
+
+        A diagnostic of how good the frozen features are, never used for a choice (the encoder's
+        checkpoint is chosen on the holdout during pre-training, so its holdout figure is optimistic).
+        """
+        path = self.seed_dir(seed) / "encoder_supervised.json"
+        if path.exists():
+            return read_json(path)
+        enc = self.encoder_dir(seed) / "encoder" / "best.safetensors"
+        if not enc.exists():
+            raise RunError(f"{enc} missing: run `zeroskel pretrain {self.dir}` first")
+        sp = self.splits
+        result = {name: supervised_accuracy(enc, self.dataset, idx, self.device)
+                  for name, idx in (("test_seen", sp.test_seen), ("holdout", sp.holdout))}
+        write_json(path, result)
+        return result
+
     def summarize(self) -> dict[str, Any]:
         """``metrics.json``: mean, std and per-seed values of every metric, plus timings."""
         evals = []
@@ -612,6 +632,8 @@ class Run:
         health = self._summarize_health()
         gzsl = {b: {m: M.summarize([e["gzsl"][b][m] for e in evals]) for m in ("S", "U", "H", "gamma")}
                 for b in evals[0]["gzsl"]}
+        sup = [self.encoder_supervised(seed) for seed in self.cfg.seeds]
+        supervised = {k: M.summarize([s[k]["top1"] for s in sup]) for k in ("test_seen", "holdout")}
         seconds: dict[str, float] = {}
         for seed in self.cfg.seeds:
             path = self.seed_dir(seed) / "timings.json"
@@ -620,7 +642,9 @@ class Run:
         summary = {
             "protocol": self.protocol.name, "dataset": self.protocol.dataset,
             "method": self.cfg.head.name, "variant": self.cfg.head.variant,
-            "encoder": self.cfg.encoder.name, "encoder_width": self.cfg.encoder.base_channels,
+            "encoder": {"name": self.cfg.encoder.name, "width": self.cfg.encoder.base_channels,
+                        "streams": list(self.cfg.data.streams), "supervised": supervised},
+            "encoder_width": self.cfg.encoder.base_channels,
             "text_encoder": self.cfg.text.encoder, "text_source": self.cfg.text.source,
             "seeds": list(self.cfg.seeds), "zsl": zsl, "gzsl": gzsl, "seconds": seconds,
             **({"health": health} if health else {}),
@@ -634,6 +658,9 @@ class Run:
                 "health": "prototype health on held-out seen-class clips, before and after training "
                           "(see zeroskel.models.neuron.prototype_health)",
                 "gamma": "calibration factor chosen on the validation protocol, never on test",
+                "encoder.supervised": "top-1 of the encoder's own classifier on seen-class clips of the "
+                                      "test split and of the holdout: a diagnostic, never used for a "
+                                      "choice (the holdout also chose the encoder's epoch)",
             },
         }
         write_json(self.dir / "metrics.json", summary)

@@ -16,30 +16,50 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zeroskel.data.transforms import Preprocessing
+
 
 @dataclass
 class DataConfig:
+    # The input defaults (origin .. scale_jitter) won on the seen-class holdout of utd-f1..f3 (issue 13,
+    # BENCHMARKS.md "Encoder recipe"). The inputs before it: origin=first_center scale=none
+    # streams=[joint] crop_min=0.5 max_rotation=0.3 rotation_axes=xyz scale_jitter=0.
     root: str = ""                   # dataset folder (as the official download unpacks)
     cache: str = ""                  # optional prepared cache (zeroskel data prepare) used instead
     length: int = 64                 # frames per clip
     num_person: int = 0              # 0: 1 for Kinect v1 datasets, 2 for NTU / PKU-MMD
-    align_view: bool = False         # rotate hips/shoulders onto the x axis
+    align_view: bool = False         # rotate hips/shoulders onto the x axis (face the camera)
+    origin: str = "first_hip"        # first_center (layout's spine joint, first frame) | first_hip
+                                     # (hip midpoint, first frame) | frame_center (per frame) | none
+    scale: str = "torso"             # none | torso (divide by the first frame's torso length)
+    streams: list[str] = field(default_factory=lambda: ["joint", "motion"])  # as channels: joint,
+                                     # bone, motion, bone_motion (3 channels each)
+    crop_min: float = 0.8            # training: random temporal crop of crop_min..100% of frames
+    eval_crop: float = 0.95          # evaluation: centre crop fraction
+    max_rotation: float = 0.26       # training: random rotation bound (radians; 0.26 = 15 deg)
+    rotation_axes: str = "y"         # xyz: about every axis | y: about the vertical axis only
+    scale_jitter: float = 0.1        # training: random scale in 1 +- scale_jitter
     split_seed: int = 0              # seed of the validation protocol (pseudo-unseen classes)
 
 
 @dataclass
 class EncoderConfig:
-    name: str = "shiftgcn"
+    name: str = "shiftgcn"           # shiftgcn: one encoder reads all data.streams as channels |
+                                     # shiftgcn_ensemble: one encoder per stream, fused (``fusion``)
+    fusion: str = "mean"             # shiftgcn_ensemble feature maps: mean | concat (scores: mean)
     base_channels: int = 16          # 64 = the published Shift-GCN width (16: ~16x fewer FLOPs)
     epochs: int = 30
     min_steps: int = 0               # stretch epochs to at least this many updates (0: off)
     batch_size: int = 32
+    optimizer: str = "sgd"           # sgd (the Shift-GCN paper's) | adamw
     lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
+    momentum: float = 0.9            # sgd only
+    nesterov: bool = True            # sgd only
     weight_decay: float = 1e-4
-    milestones: tuple[float, ...] = (0.6, 0.8)   # fractions of training, lr x 0.1 at each
+    schedule: str = "step"           # step: lr x 0.1 at each milestone | cosine: to 0 at the end
+    milestones: tuple[float, ...] = (0.6, 0.8)   # fractions of training (schedule step)
     warmup_epochs: int = 0
+    label_smoothing: float = 0.0     # cross-entropy label smoothing
     dropout: float = 0.0
     checkpoint: str = ""             # start from this checkpoint (ours or the official Shift-GCN)
     pretrained_only: bool = False    # use ``checkpoint`` as is, no pre-training
@@ -65,10 +85,12 @@ class HeadConfig:
     epochs: int = 30
     min_steps: int = 300
     batch_size: int = 64
+    optimizer: str = "sgd"           # sgd | adamw
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
+    schedule: str = "step"           # step | cosine
     milestones: tuple[float, ...] = (4 / 30, 20 / 30)
 
 
@@ -115,3 +137,11 @@ class RunConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     text: TextConfig = field(default_factory=TextConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def preprocessing(data: DataConfig) -> Preprocessing:
+    """The :class:`Preprocessing` a run's clips get (encoder training, extraction, the bundle)."""
+    return Preprocessing(origin=data.origin, scale=data.scale, align_view=data.align_view,
+                         streams=tuple(data.streams), crop_min=data.crop_min, eval_crop=data.eval_crop,
+                         max_rotation=data.max_rotation, rotation_axes=data.rotation_axes,
+                         scale_jitter=data.scale_jitter)

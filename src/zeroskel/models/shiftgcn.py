@@ -228,3 +228,65 @@ class ShiftGCN(nn.Module):
 def shiftgcn(num_classes: int = 60, num_joints: int = 25, **kwargs) -> ShiftGCN:
     """Shift-GCN (joint stream); see ``ShiftGCN`` for the arguments."""
     return ShiftGCN(num_classes=num_classes, num_joints=num_joints, **kwargs)
+
+
+class ShiftGCNEnsemble(nn.Module):
+    """One Shift-GCN per input stream (multi-stream ensemble), scores and features fused.
+
+    The input stacks the streams as channels, ``channels_per_stream`` each (joint, bone, motion, ...
+    in the order the preprocessing gives them); member ``s`` reads channels
+    ``[s * channels_per_stream, (s + 1) * channels_per_stream)``. The members share nothing, so
+    training each on its own loss (``member_logits``) is training one encoder per stream, in one pass.
+
+    Args:
+        num_classes: classifier outputs.
+        num_joints: V.
+        num_streams: S, members.
+        channels_per_stream: channels of one stream (3 for x, y, z).
+        num_person: M.
+        base_channels: width of each member.
+        dropout: dropout before each member's classifier.
+        fusion: how feature maps fuse: ``mean`` (N, 4b, T', V) or ``concat`` (N, 4b * S, T', V).
+            Scores (logits) are always the mean of the members'.
+    """
+
+    def __init__(self, num_classes: int, num_joints: int, num_streams: int = 2, channels_per_stream: int = 3,
+                 num_person: int = 2, base_channels: int = 64, dropout: float = 0.0,
+                 fusion: str = "mean") -> None:
+        super().__init__()
+        if fusion not in ("mean", "concat"):
+            raise ValueError(f"ShiftGCNEnsemble fusion must be 'mean' or 'concat', got {fusion!r}")
+        if num_streams < 1:
+            raise ValueError(f"ShiftGCNEnsemble needs at least one stream, got {num_streams}")
+        self.num_classes, self.num_joints, self.num_person = num_classes, num_joints, num_person
+        self.num_streams, self.channels_per_stream, self.fusion = num_streams, channels_per_stream, fusion
+        self.in_channels = num_streams * channels_per_stream
+        self.members = nn.ModuleList(
+            ShiftGCN(num_classes, num_joints, channels_per_stream, num_person, base_channels, dropout)
+            for _ in range(num_streams))
+        self.out_channels = 4 * base_channels * (num_streams if fusion == "concat" else 1)
+
+    def _split(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.dim() != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(f"ShiftGCNEnsemble expects input (N, C={self.in_channels}, T, V, M) "
+                             f"({self.num_streams} streams x {self.channels_per_stream}), got {tuple(x.shape)}")
+        return list(x.split(self.channels_per_stream, dim=1))  # S x (N, C_s, T, V, M)
+
+    def member_logits(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x (N, C, T, V, M) -> S logits (N, num_classes), one per stream."""
+        return [m(xs) for m, xs in zip(self.members, self._split(x))]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, C, T, V, M) -> fused logits (N, num_classes): the mean of the members'."""
+        return torch.stack(self.member_logits(x)).mean(0)
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, C, T, V, M) -> fused feature maps (N, C', T', V) (see ``fusion``)."""
+        maps = [m.feature_map(xs) for m, xs in zip(self.members, self._split(x))]  # S x (N, 4b, T', V)
+        return torch.cat(maps, dim=1) if self.fusion == "concat" else torch.stack(maps).mean(0)
+
+
+@register_model(tiny_kwargs=dict(num_classes=5, num_joints=20, num_person=1, num_streams=2, base_channels=4))
+def shiftgcn_ensemble(num_classes: int = 60, num_joints: int = 25, **kwargs) -> ShiftGCNEnsemble:
+    """Multi-stream Shift-GCN ensemble; see ``ShiftGCNEnsemble`` for the arguments."""
+    return ShiftGCNEnsemble(num_classes=num_classes, num_joints=num_joints, **kwargs)
