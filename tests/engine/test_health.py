@@ -75,6 +75,28 @@ def test_official_prototypes_are_alive_on_real_features(official_run):
     assert max(trained["temporal_prototype_cosine"]) < 0.9, trained
 
 
+def test_official_head_gets_cumulative_temporal_text(official_run, tmp_path):
+    """The run builds the class text the head scores against: cumulative temporal slots for the
+    official preset (start; start+middle; start+middle+end), per-phase ones for the paper preset."""
+    from zeroskel.engine.head import head_temporal_text
+    from zeroskel.engine.run import Run
+    from zeroskel.text.class_text import build_class_text, load_class_text
+    from zeroskel.text.encoders import get_text_encoder
+    from zeroskel.text.sideinfo import load_shipped
+
+    tensor, meta = load_class_text(official_run / "text" / "class_text.safetensors")
+    assert meta["temporal"] == "cumulative"
+    names = meta["class_names"]
+    expected = build_class_text(load_shipped("utd-mhad", names), get_text_encoder("hashing:32"), names,
+                                temporal="cumulative")
+    assert torch.allclose(tensor, expected, atol=1e-6)
+    phase = build_class_text(load_shipped("utd-mhad", names), get_text_encoder("hashing:32"), names)
+    assert torch.allclose(tensor[:4], phase[:4], atol=1e-6) and not torch.allclose(tensor[4:], phase[4:])
+    paper = Run(official_run).cfg
+    paper.head.variant = "paper"
+    assert head_temporal_text(paper) == "phase"
+
+
 def test_health_detects_uniform_attention_and_collapse():
     """The figures can fail: constant features give uniform attention, equal prototypes cosine 1."""
     torch.manual_seed(0)

@@ -165,12 +165,12 @@ class Run:
 
         path = self.dir / "text" / "class_text.safetensors"
         names = list(self.dataset.class_names)
+        t = self.cfg.text
         if path.exists():
             tensor, meta = load_class_text(path)
-            if meta.get("temporal") == self.temporal_text or not self.cfg.text.side_info and \
-                    self.cfg.text.encoder.startswith("precomputed:"):
-                return tensor
-        t = self.cfg.text
+            expected = self.temporal_text if t.source == "side-info" else "phase"
+            if meta.get("temporal") == expected or t.encoder.startswith("precomputed:"):
+                return tensor  # (a precomputed table brings its own mode)
         enc = self.text_encoder
         if isinstance(enc, ClassTextTable):
             if enc.temporal != self.temporal_text:
