@@ -3,7 +3,7 @@
     python benchmarks/bench_tables.py runs/bench-utd runs/bench-msr --out benchmarks/results/issue11.md
 
 For each method and protocol family (utd = utd-f1..f5, ...): the mean +- std over folds and seeds of the
-test figures in ``results.csv`` (ZSL fused, each branch's prediction, every phase, either-branch, GZSL
+test figures of every finished cell (its ``eval.json``) (ZSL fused, each branch's prediction, every phase, either-branch, GZSL
 S / U / H), a per-fold table of ZSL fused, and the **validation** figures each run chose with (mean
 over its validation draws at the chosen epoch, ``seed<S>/val_head/choice.json``): validation ZSL and
 GZSL H of the fused scores and the chosen fraction of training. Recipe choices are read from the
@@ -12,7 +12,6 @@ validation table only; the test tables are the final read.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import re
@@ -38,7 +37,8 @@ def _float(x: str | None) -> float:
 
 
 def _rows_from_eval_files(d: Path) -> list[dict]:
-    """Rows of the finished cells of a bench folder that is still running (no results.csv yet)."""
+    """Rows of every finished cell of a bench folder, from the cells' ``eval.json`` (the bench's
+    ``results.csv`` holds only the last invocation's grid when several processes share a folder)."""
     rows = []
     for ev in sorted(d.glob("*/*/seed*/eval.json")):
         method, protocol = ev.parent.parent.name, ev.parent.parent.parent.name
@@ -55,12 +55,7 @@ def _rows_from_eval_files(d: Path) -> list[dict]:
 def read_rows(bench_dirs: list[Path]) -> list[dict]:
     rows = []
     for d in bench_dirs:
-        if (d / "results.csv").exists():
-            with open(d / "results.csv", newline="") as f:
-                found = list(csv.DictReader(f))
-        else:
-            found = _rows_from_eval_files(d)
-        for r in found:
+        for r in _rows_from_eval_files(d):
             choice = d / r["protocol"].replace("/", "-") / r["method"] / f"seed{r['seed']}" / "val_head" / "choice.json"
             if choice.exists():
                 c = json.loads(choice.read_text())

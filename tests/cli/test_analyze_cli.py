@@ -18,7 +18,7 @@ def test_analyze_with_compare_writes_figures_and_json(memory_runs, tmp_path, cap
     assert "k-means k = 6" in printed and "spatial_fine" in printed
     result = json.loads((out / "analysis.json").read_text())
     assert set(result["figures"]) == {"tsne", "clustering", "prototypes", "per_class",
-                                      "per_class_difference", "confusion", "curves"}
+                                      "per_class_difference", "confusion", "curves", "health"}
     for name in result["figures"].values():
         assert str(out / name) in printed
         with Image.open(out / name) as im:
