@@ -35,10 +35,10 @@ from zeroskel.config import load_config
 from zeroskel.data import load_dataset
 from zeroskel.data.clips import ClipDataset
 from zeroskel.data.protocols import make_splits
-from zeroskel.engine.head import head_kwargs
-from zeroskel.engine.io import build_model
-from zeroskel.engine.pretrain import encoder_kwargs
-from zeroskel.engine.run_config import RunConfig, preprocessing
+from zeroskel.train.head import head_kwargs
+from zeroskel.train.io import build_model
+from zeroskel.train.pretrain import encoder_kwargs
+from zeroskel.train.run_config import RunConfig, preprocessing
 
 
 def _sync(dev: torch.device) -> None:

@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zeroskel.engine.bundle import bundle_from_models, load_bundle
-from zeroskel.engine.export_onnx import SkeletonEmbedder, dot_product_scores, text_rows
-from zeroskel.engine.inputs import Clip
-from zeroskel.engine.recognizer import ZeroShotRecognizer
-from zeroskel.engine.run_config import RunConfig
+from zeroskel.infer.bundle import bundle_from_models, load_bundle
+from zeroskel.infer.export_onnx import SkeletonEmbedder, dot_product_scores, text_rows
+from zeroskel.infer.inputs import Clip
+from zeroskel.infer.recognizer import ZeroShotRecognizer
+from zeroskel.train.run_config import RunConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -24,11 +24,11 @@ import torch
 
 from zeroskel.config import merge
 from zeroskel.data.clips import ClipDataset
-from zeroskel.engine.head import head_kwargs
-from zeroskel.engine.io import build_model
-from zeroskel.engine.pretrain import load_encoder
-from zeroskel.engine.run import STEPS, Run
-from zeroskel.engine.run_config import RunConfig, preprocessing
+from zeroskel.train.head import head_kwargs
+from zeroskel.train.io import build_model
+from zeroskel.train.pretrain import load_encoder
+from zeroskel.train.run import STEPS, Run
+from zeroskel.train.run_config import RunConfig, preprocessing
 
 
 def peak_rss_mb() -> float:

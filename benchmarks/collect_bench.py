@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from zeroskel.engine.bench import collect_results, make_spec, write_results
+from zeroskel.bench.bench import collect_results, make_spec, write_results
 
 
 def main() -> None:

@@ -27,9 +27,9 @@ import torch
 from zeroskel.config import load_config
 from zeroskel.data import load_dataset
 from zeroskel.data.protocols import get_protocol, make_splits
-from zeroskel.engine.io import read_json
-from zeroskel.engine.pretrain import pretrain_encoder, supervised_accuracy
-from zeroskel.engine.run_config import RunConfig
+from zeroskel.train.io import read_json
+from zeroskel.train.pretrain import pretrain_encoder, supervised_accuracy
+from zeroskel.train.run_config import RunConfig
 
 PREP = ["data.origin=first_hip", "data.scale=torso", "data.streams=[joint,motion]",
         "data.rotation_axes=y", "data.max_rotation=0.26", "data.scale_jitter=0.1", "data.crop_min=0.8"]

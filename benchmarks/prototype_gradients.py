@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from zeroskel.engine.features import load_features
-from zeroskel.engine.io import load_model
-from zeroskel.engine.run import Run
+from zeroskel.train.features import load_features
+from zeroskel.train.io import load_model
+from zeroskel.train.run import Run
 from zeroskel.text.class_text import load_class_text
 
 

@@ -22,13 +22,13 @@ import torch
 
 from zeroskel.config import save_config
 from zeroskel.data.protocols import validation_draw
-from zeroskel.engine.features import extract_features, load_features
-from zeroskel.engine.head import score_features, train_head
-from zeroskel.engine.pretrain import load_encoder, pretrain_encoder
-from zeroskel.engine.run import Run
-from zeroskel.engine.run_config import RunConfig
-from zeroskel.engine.runtime import setup_logging
-from zeroskel.engine.selection import validation_metrics
+from zeroskel.train.features import extract_features, load_features
+from zeroskel.train.head import score_features, train_head
+from zeroskel.train.pretrain import load_encoder, pretrain_encoder
+from zeroskel.train.run import Run
+from zeroskel.train.run_config import RunConfig
+from zeroskel.train.runtime import setup_logging
+from zeroskel.train.selection import validation_metrics
 
 
 def one_draw(run: Run, seed: int, draw: int, out: Path) -> None:

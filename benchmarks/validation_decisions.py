@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroskel.engine import metrics as M
-from zeroskel.engine.selection import combine_draws
+from zeroskel.train import metrics as M
+from zeroskel.train.selection import combine_draws
 
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0)
 RULES = {

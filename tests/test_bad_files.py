@@ -25,9 +25,9 @@ import torch
 from zeroskel.cli.main import main
 from zeroskel.data import load_dataset
 from zeroskel.data.readers.kinect_v1 import read_utd_mhad_file
-from zeroskel.engine.bundle import BUNDLE_FILE, bundle_from_models, load_bundle, write_bundle
-from zeroskel.engine.inputs import InputError
-from zeroskel.engine.recognizer import ZeroShotRecognizer
+from zeroskel.infer.bundle import BUNDLE_FILE, bundle_from_models, load_bundle, write_bundle
+from zeroskel.infer.inputs import InputError
+from zeroskel.infer.recognizer import ZeroShotRecognizer
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = "right hand wave,squat,jogging in place"
@@ -117,7 +117,7 @@ def test_crafted_pickle_runs_nothing(tmp_path, capsys, good_bundle, clip):
 
 
 def test_training_state_is_loaded_without_running_code(tmp_path):
-    from zeroskel.engine.io import CheckpointError, load_state
+    from zeroskel.train.io import CheckpointError, load_state
 
     marker = tmp_path / "pwned"
     state = tmp_path / "state.pt"
@@ -301,7 +301,7 @@ def test_damaged_bundle_is_named(how, tmp_path, capsys, good_bundle, clip):
 
 
 def test_corrupt_run_files_are_named(tmp_path):
-    from zeroskel.engine.io import CheckpointError, load_tensors, save_tensors
+    from zeroskel.train.io import CheckpointError, load_tensors, save_tensors
     from zeroskel.text.class_text import load_class_text, save_class_text
 
     feats = tmp_path / "seed0" / "features" / "train.safetensors"
@@ -347,7 +347,7 @@ def test_predict_works_when_the_text_cache_cannot_be_written(tmp_path, capsys, g
 
 
 def test_text_cache_defaults_inside_xdg_cache_home(tmp_path, good_bundle, monkeypatch):
-    from zeroskel.engine.recognizer import default_cache_dir
+    from zeroskel.infer.recognizer import default_cache_dir
 
     monkeypatch.setattr(os, "access", lambda *a, **k: False)  # a read-only bundle folder
     assert default_cache_dir(good_bundle) == tmp_path / "home" / ".cache" / "zeroskel" / "text"
@@ -402,7 +402,7 @@ def test_missing_bundle_says_how_to_rebuild(tmp_path, capsys, clip):
 
 
 def test_disk_full_during_bundle_export_keeps_the_old_bundle(tmp_path, good_bundle, monkeypatch):
-    from zeroskel.engine import io
+    from zeroskel.train import io
 
     out = fresh_copy(good_bundle, tmp_path / "run" / "bundle")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -504,8 +504,8 @@ def test_dataset_files_are_skipped_with_their_reason(tmp_path, msr_root, utk_roo
 
 # ------------------------------------------------------------------------------- run directories
 def test_metrics_history_survives_resume(tmp_path):
-    from zeroskel.engine.run import Run
-    from zeroskel.engine.run_config import RunConfig
+    from zeroskel.train.run import Run
+    from zeroskel.train.run_config import RunConfig
 
     first = Run(tmp_path, RunConfig())
     first._histories = {(0, "pretrain"): [{"epoch": e, "loss": 1.0} for e in range(3)],
@@ -531,8 +531,8 @@ def test_run_with_too_short_clips_is_refused(length, tmp_path, capsys, utd_root)
 
 def test_second_process_on_a_run_directory_is_refused(tmp_path):
     from zeroskel.config import save_config
-    from zeroskel.engine.run import Run
-    from zeroskel.engine.run_config import RunConfig
+    from zeroskel.train.run import Run
+    from zeroskel.train.run_config import RunConfig
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()

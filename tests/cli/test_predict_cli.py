@@ -11,7 +11,7 @@ import pytest
 from zeroskel.cli.main import main
 from zeroskel.data.class_names import MSR_ACTION3D
 from zeroskel.data.readers.kinect_v1 import read_msr_action3d_file, read_utd_mhad_file
-from zeroskel.engine.recognizer import ZeroShotRecognizer
+from zeroskel.infer.recognizer import ZeroShotRecognizer
 
 CLASSES = "high arm wave,hand clap,bend,golf swing"
 

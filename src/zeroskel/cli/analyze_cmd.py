@@ -16,8 +16,8 @@ MISSING = "needs matplotlib and scikit-learn: pip install 'zeroskel[analysis]'"
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from zeroskel.engine.analysis import analyze_run
-    from zeroskel.engine.run import RunError
+    from zeroskel.analysis.analysis import analyze_run
+    from zeroskel.train.run import RunError
 
     try:
         result = analyze_run(args.run_dir, args.out, compare=args.compare, seed=args.seed,
@@ -47,7 +47,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from zeroskel.data.layouts import UnknownNameError
-    from zeroskel.engine.render import read_clip, render_clip
+    from zeroskel.analysis.render import read_clip, render_clip
 
     try:
         clip = read_clip(args.file, layout=args.layout, dataset=args.dataset)

@@ -19,8 +19,8 @@ from zeroskel.config import ConfigError
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from zeroskel.engine.bench import METHODS, BenchError, dry_run, make_spec, run_bench
-    from zeroskel.engine.run import RunError
+    from zeroskel.bench.bench import METHODS, BenchError, dry_run, make_spec, run_bench
+    from zeroskel.train.run import RunError
 
     if args.list_methods:
         width = max(map(len, METHODS))

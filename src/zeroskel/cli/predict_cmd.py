@@ -9,7 +9,7 @@
 MODEL is a bundle folder or a run directory. ``stream`` reads one frame per line from stdin, as JSON:
 a list of joints ``[[x, y, z], ...]`` (V, 3), a list of people (M, V, 3), or ``{"joints": ...}``;
 it prints one JSON line per prediction ``{"start", "end", "ranking": [{"class", "score"}, ...]}``.
-Input formats, layouts and repairs of missing values: ``zeroskel.engine.inputs``.
+Input formats, layouts and repairs of missing values: ``zeroskel.infer.inputs``.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import json
 import sys
 import warnings
 
-from zeroskel.engine.bundle import BundleError
-from zeroskel.engine.inputs import InputError, InputWarning
+from zeroskel.infer.bundle import BundleError
+from zeroskel.infer.inputs import InputError, InputWarning
 
 
 def _classes(args: argparse.Namespace) -> list[str] | None:
@@ -36,7 +36,7 @@ def _vocabulary(args: argparse.Namespace) -> dict:
 
 
 def _load(args: argparse.Namespace):
-    from zeroskel.engine.recognizer import ZeroShotRecognizer
+    from zeroskel.infer.recognizer import ZeroShotRecognizer
 
     return ZeroShotRecognizer.from_pretrained(args.model_dir, seed=getattr(args, "seed", None))
 
@@ -51,7 +51,7 @@ _ERRORS = (BundleError, InputError, ValueError, OSError, KeyError)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from zeroskel.engine.inputs import read_clips
+    from zeroskel.infer.inputs import read_clips
 
     try:
         vocab = _vocabulary(args)
@@ -97,7 +97,7 @@ def _frame(line: str, n: int):
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from zeroskel.engine.stream import StreamClassifier
+    from zeroskel.infer.stream import StreamClassifier
 
     try:
         vocab = _vocabulary(args)
@@ -120,7 +120,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from zeroskel.engine.export_onnx import export_onnx
+    from zeroskel.infer.export_onnx import export_onnx
 
     try:
         out = export_onnx(args.model_dir, args.onnx, seed=args.seed, **_vocabulary(args))
@@ -133,7 +133,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from zeroskel.engine.bundle import export_bundle
+    from zeroskel.infer.bundle import export_bundle
 
     try:
         out = export_bundle(args.run_dir, args.out, seed=args.seed)

@@ -12,10 +12,10 @@ import json
 import sys
 
 from zeroskel.config import ConfigError, load_config, merge
-from zeroskel.engine.bundle import MIN_LENGTH
-from zeroskel.engine.run import STEPS, Run, RunError
-from zeroskel.engine.run_config import RunConfig
-from zeroskel.engine.runtime import init_distributed, setup_logging
+from zeroskel.infer.bundle import MIN_LENGTH
+from zeroskel.train.run import STEPS, Run, RunError
+from zeroskel.train.run_config import RunConfig
+from zeroskel.train.runtime import init_distributed, setup_logging
 
 
 def _resolve_config(args: argparse.Namespace) -> RunConfig:

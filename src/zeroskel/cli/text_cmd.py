@@ -199,7 +199,7 @@ def _check_protocols(args: argparse.Namespace, dataset: str, class_names: list[s
     if args.protocols:
         names = [n.strip() for n in args.protocols.split(",") if n.strip()]
     elif args.protocol_family:
-        from zeroskel.engine.bench import protocol_family
+        from zeroskel.bench.bench import protocol_family
 
         names = [n for n in list_protocols() if protocol_family(n) == args.protocol_family]
         if not names:

@@ -4,7 +4,7 @@
 encoder, ``zeroskel.models.shiftgcn``) and ``neuron`` (the Neuron head, ``zeroskel.models.neuron``);
 peer heads register themselves with ``@register_model`` and subclass ``ZeroShotHead``.
 This package takes V, M and dimensions as constructor arguments and imports nothing from
-``zeroskel.data``, ``zeroskel.text`` or ``zeroskel.engine``.
+``zeroskel.data``, ``zeroskel.text`` or the packages above them.
 """
 from __future__ import annotations
 

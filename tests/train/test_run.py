@@ -1,0 +1,182 @@
+"""The main job end to end on the real UTD-MHAD data, with a tiny encoder and head.
+
+Checks the run directory contract, determinism on CPU, resume after an interruption, and that the
+epoch/calibration choice never reads test data.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zeroskel.cli.main import main
+from zeroskel.train import trainer
+from zeroskel.train.io import load_tensors
+from zeroskel.train.run import Run
+
+from helpers import run_tiny as _run
+
+
+@pytest.fixture(scope="module")
+def tiny_run(utd_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "utd-f1"
+    assert _run(utd_root, out) == 0
+    return out
+
+
+def test_run_directory_contract(tiny_run):
+    m = json.loads((tiny_run / "metrics.json").read_text())
+    for key in ("fused", "spatial", "temporal", "either_branch"):
+        assert set(m["zsl"][key]) == {"mean", "std", "values"} and len(m["zsl"][key]["values"]) == 1
+        assert 0.0 <= m["zsl"][key]["mean"] <= 100.0
+    for key in ("S", "U", "H"):
+        assert set(m["gzsl"]["fused"][key]) == {"mean", "std", "values"}
+    assert m["protocol"] == "utd-f1" and m["seeds"] == [0]
+    assert m["encoder"]["name"] == "shiftgcn" and m["text_encoder"] == "hashing:32"
+    # the encoder diagnostic: its own classifier on the test split's seen clips and on the holdout
+    sup = m["encoder"]["supervised"]
+    ev_sup = json.loads((tiny_run / "seed0" / "encoder_supervised.json").read_text())
+    for split in ("test_seen", "holdout"):
+        assert set(sup[split]) == {"mean", "std", "values"} and 0.0 <= sup[split]["mean"] <= 100.0
+        assert sup[split]["values"] == [ev_sup[split]["top1"]]
+    assert ev_sup["holdout"]["num"] == 63
+    # the holdout figure equals the one pre-training chose the checkpoint on
+    enc = json.loads((tiny_run / "seed0" / "encoder" / "result.json").read_text())
+    assert sup["holdout"]["values"][0] == pytest.approx(enc["best_val_acc"])
+    assert set(m["seconds"]) == {"pretrain", "extract", "train", "evaluate"}
+    # either-branch counts a sample when either branch is right: never below either branch
+    z = m["zsl"]
+    assert z["either_branch"]["mean"] >= max(z["spatial"]["mean"], z["temporal"]["mean"])
+    for name in ("config.yaml", "env.json", "log.txt", "metrics.jsonl"):
+        assert (tiny_run / name).exists(), name
+    lines = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert {x["step"] for x in lines} == {"encoder", "val_encoder/d0", "val_encoder/d1", "val_head/d0",
+                                         "val_head/d1", "head"}
+    weights, meta = load_tensors(tiny_run / "seed0" / "head" / "best.safetensors")
+    assert meta["protocol"] == "utd-f1" and meta["layout"] == "kinect20"
+    assert len(meta["class_names"]) == 27 and meta["text_encoder"] == "hashing:32"
+    assert sorted(meta["unseen"]) == [2, 5, 6, 8, 12, 23] and "code_version" in meta
+    per_class = json.loads((tiny_run / "seed0" / "per_class.json").read_text())
+    assert len(per_class["zsl_fused"]) == 6
+    conf = json.loads((tiny_run / "seed0" / "confusion.json").read_text())
+    ev = json.loads((tiny_run / "seed0" / "eval.json").read_text())
+    assert sum(map(sum, conf["zsl_fused"]["matrix"])) == ev["num_test_unseen"] > 0
+    assert len(conf["gzsl_fused"]["classes"]) == 27
+
+
+def test_same_seed_same_numbers(utd_root, tiny_run, tmp_path):
+    out = tmp_path / "again"
+    assert _run(utd_root, out) == 0
+    a = json.loads((tiny_run / "metrics.json").read_text())
+    b = json.loads((out / "metrics.json").read_text())
+    assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"]
+
+    # metrics.jsonl keeps the whole history: the epochs of the first process and of the resumed one
+    def history(run_dir):
+        return [(x["seed"], x["step"], x["epoch"], x["loss"])
+                for x in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
+    assert history(out) == history(tiny_run)
+    wa, _ = load_tensors(tiny_run / "seed0" / "head" / "best.safetensors")
+    wb, _ = load_tensors(out / "seed0" / "head" / "best.safetensors")
+    assert all((wa[k] == wb[k]).all() for k in wa)
+
+
+def test_resume_after_interrupt_gives_the_same_result(utd_root, tiny_run, tmp_path, monkeypatch):
+    out = tmp_path / "interrupted"
+    real_save = trainer.save_state
+    calls = {"n": 0}
+
+    def crash_on_fourth_save(path, state):
+        calls["n"] += 1
+        real_save(path, state)
+        if calls["n"] == 4:        # after the val encoder's 2nd epoch... mid-way through the run
+            raise KeyboardInterrupt("simulated interruption")
+
+    monkeypatch.setattr(trainer, "save_state", crash_on_fourth_save)
+    with pytest.raises(KeyboardInterrupt):
+        _run(utd_root, out)
+    monkeypatch.setattr(trainer, "save_state", real_save)
+    assert not (out / "metrics.json").exists()
+    assert _run(utd_root, out) == 2                       # exists: needs --resume
+    assert main(["run", "--out", str(out), "--resume", "--quiet"]) == 0
+    a = json.loads((tiny_run / "metrics.json").read_text())
+    b = json.loads((out / "metrics.json").read_text())
+    assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"]
+
+    # metrics.jsonl keeps the whole history: the epochs of the first process and of the resumed one
+    def history(run_dir):
+        return [(x["seed"], x["step"], x["epoch"], x["loss"])
+                for x in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
+    assert history(out) == history(tiny_run)
+
+
+def test_choices_never_read_test_data(utd_root, tmp_path):
+    out = tmp_path / "honest"
+    assert _run(utd_root, out, "--steps", "pretrain,extract") == 0
+    feats = out / "seed0" / "features"
+    for name in ("test_seen", "test_unseen"):
+        (feats / f"{name}.safetensors").unlink()
+    # training (epoch and calibration choice included) works without any test features
+    assert main(["train", str(out)]) == 0
+    choice = json.loads((out / "seed0" / "val_head" / "choice.json").read_text())
+    assert set(choice["gamma"]) == {"spatial", "temporal", "fused"}
+    assert main(["evaluate", str(out)]) == 2              # test features are needed only here
+    assert main(["extract", str(out)]) == 0
+    assert main(["evaluate", str(out)]) == 0
+    assert (out / "metrics.json").exists()
+
+
+def test_choice_averages_the_validation_draws(tiny_run):
+    from zeroskel.train.run import RunError
+    from zeroskel.train.selection import combine_draws
+
+    choice = json.loads((tiny_run / "seed0" / "val_head" / "choice.json").read_text())
+    draws = choice["draws"]
+    assert [d["draw"] for d in draws] == [0, 1]
+    # each draw holds out its own training subject (odd ids) and draws its own pseudo-unseen classes
+    held = [d["held_out_subjects"] for d in draws]
+    assert held[0] != held[1] and all(len(h) == 1 and h[0] % 2 == 1 for h in held)
+    assert draws[0]["val_unseen_classes"] != draws[1]["val_unseen_classes"]
+    histories = []
+    for d in draws:
+        rec = json.loads((tiny_run / "seed0" / "val_head" / f"d{d['draw']}" / "history.json").read_text())
+        assert rec["draw"] == d
+        enc = json.loads((tiny_run / "seed0" / "val_encoder" / f"d{d['draw']}" / "draw.json").read_text())
+        assert enc == d
+        histories.append(rec["history"])
+    cfg = Run(tiny_run).cfg.eval
+    assert choice["rule"]["min_fraction"] == cfg.min_fraction == 0.25
+    again = combine_draws(histories, min_fraction=cfg.min_fraction, smooth_fraction=cfg.smooth_fraction)
+    assert again["fraction"] == choice["fraction"] and again["gamma"] == choice["gamma"]
+    # a validation folder made for another draw is refused (its models may know the pseudo-unseen)
+    run = Run(tiny_run)
+    other = run._val_draws(1)[0]
+    with pytest.raises(RunError, match="another validation draw"):
+        run._check_draw(tiny_run / "seed0" / "val_encoder" / "d0", other)
+
+
+def test_unknown_override_is_an_error(utd_root, tmp_path, capsys):
+    assert _run(utd_root, tmp_path / "bad", "encoder.epoch=3") == 2
+    assert "encoder.epoch" in capsys.readouterr().err
+
+
+def test_step_on_missing_run_dir(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nothing")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_run_object_reads_saved_config(tiny_run):
+    run = Run(tiny_run)
+    assert run.cfg.encoder.base_channels == 4 and run.num_person == 1
+
+
+def test_tensorboard_scalars(utd_root, tmp_path):
+    pytest.importorskip("tensorboard", reason="the [tensorboard] extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb"
+    assert _run(utd_root, out, "tensorboard=true", "--steps", "pretrain") == 0
+    acc = EventAccumulator(str(out / "tensorboard" / "seed0" / "encoder"))
+    acc.Reload()
+    assert {"loss", "val_acc", "lr"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("loss")] == [0, 1]
