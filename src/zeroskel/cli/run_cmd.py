@@ -12,7 +12,7 @@ import json
 import sys
 
 from zeroskel.config import ConfigError, load_config, merge
-from zeroskel.infer.bundle import MIN_LENGTH
+from zeroskel.infer.bundle import MIN_LENGTH, export_bundle
 from zeroskel.train.run import STEPS, Run, RunError
 from zeroskel.train.run_config import RunConfig
 from zeroskel.train.runtime import init_distributed, setup_logging
@@ -61,6 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"ran {', '.join(steps)} in {args.out}")
             return 0
         summary = run.run(steps)
+        if rank == 0:
+            export_bundle(run.dir)  # the trained models for `zeroskel predict` (zeroskel.infer reads it)
     except (ConfigError, RunError, OSError, ValueError) as e:
         print(f"zeroskel run: error: {e}", file=sys.stderr)
         return 2

@@ -41,7 +41,6 @@ import torch
 
 from zeroskel.config import load_config, save_config, to_dict
 from zeroskel.train import metrics as M
-from zeroskel.infer.bundle import export_bundle
 from zeroskel.train.features import extract_features, load_features
 from zeroskel.train.head import BRANCHES, head_epochs, load_head, score_features, train_head
 from zeroskel.train.io import load_tensors, read_json, save_tensors, write_json
@@ -579,7 +578,6 @@ class Run:
         LOG.info("done in %.1f s: ZSL fused %.1f +- %.1f, GZSL H %.1f", time.perf_counter() - t0,
                  summary["zsl"]["fused"]["mean"], summary["zsl"]["fused"]["std"],
                  summary["gzsl"]["fused"]["H"]["mean"])
-        export_bundle(self.dir)
         return summary
 
     def _summarize_health(self) -> dict[str, Any]:
