@@ -71,10 +71,10 @@ def test_unknown_names_exit_2(capsys, utd_root):
 
 def test_summary_wrong_root_and_wrong_protocol_dataset(capsys, tmp_path, utd_root):
     code, _, err = _run(capsys, "data", "summary", "utd-mhad", "--root", str(tmp_path), "--json")
-    assert code == 1 and "no files matching" in err
+    assert code == 2 and "no files matching" in err
     code, _, err = _run(capsys, "data", "summary", "utd-mhad", "--root", str(utd_root),
                         "--protocol", "msr-f1")
-    assert code == 1 and "defined on msr-action3d" in err
+    assert code == 2 and "defined on msr-action3d" in err
 
 
 def test_protocols_list_and_show(capsys):

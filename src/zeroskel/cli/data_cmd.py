@@ -19,7 +19,7 @@ from zeroskel.data.layouts import UnknownNameError
 from zeroskel.data.readers import check_dataset_name, list_datasets, load_dataset
 
 EXIT_USAGE = 2
-EXIT_ERROR = 1
+EXIT_ERROR = 2  # one exit status for every error (zeroskel.cli.errors)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -18,8 +18,7 @@ import json
 import sys
 import warnings
 
-from zeroskel.infer.bundle import BundleError
-from zeroskel.infer.inputs import InputError, InputWarning
+from zeroskel.cli.errors import fail
 
 
 def _classes(args: argparse.Namespace) -> list[str] | None:
@@ -41,17 +40,16 @@ def _load(args: argparse.Namespace):
     return ZeroShotRecognizer.from_pretrained(args.model_dir, seed=getattr(args, "seed", None))
 
 
-def _fail(cmd: str, e: Exception) -> int:
-    print(f"zeroskel {cmd}: error: {e}", file=sys.stderr)
-    return 2
+def _errors() -> tuple[type[Exception], ...]:
+    # OSError: a file that cannot be read or written (its message names it: a full disk, a read-only folder)
+    from zeroskel.infer.bundle import BundleError
+    from zeroskel.infer.inputs import InputError
 
-
-# OSError: a file that cannot be read or written (its message names it: a full disk, a read-only folder)
-_ERRORS = (BundleError, InputError, ValueError, OSError, KeyError)
+    return (BundleError, InputError, ValueError, OSError, KeyError)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from zeroskel.infer.inputs import read_clips
+    from zeroskel.infer.inputs import InputWarning, read_clips
 
     try:
         vocab = _vocabulary(args)
@@ -64,8 +62,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             warnings.simplefilter("always", InputWarning)
             rankings = rec.predict_batch(clips, layout=args.layout, top_k=args.top_k, max_gap=args.max_gap,
                                          calibrate=args.calibrate, units=args.units, **vocab)
-    except _ERRORS as e:
-        return _fail("predict", e)
+    except _errors() as e:
+        return fail(e)
     notes = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
     for w in caught:  # input notes and anything else (e.g. a text cache that could not be written)
         print(f"warning: {w.message}", file=sys.stderr)
@@ -84,6 +82,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _frame(line: str, n: int):
+    from zeroskel.infer.inputs import InputError
+
     obj = json.loads(line)
     if isinstance(obj, dict):
         if "joints" not in obj:
@@ -97,6 +97,7 @@ def _frame(line: str, n: int):
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
+    from zeroskel.infer.inputs import InputError
     from zeroskel.infer.stream import StreamClassifier
 
     try:
@@ -105,15 +106,15 @@ def cmd_stream(args: argparse.Namespace) -> int:
             raise ValueError("give the vocabulary: --classes \"a,b,c\" or --side-info FILE")
         stream = StreamClassifier(_load(args), window=args.window, hop=args.hop, layout=args.layout,
                                   top_k=args.top_k, max_gap=args.max_gap, units=args.units, **vocab)
-    except _ERRORS as e:
-        return _fail("stream", e)
+    except _errors() as e:
+        return fail(e)
     for n, line in enumerate(sys.stdin, 1):
         if not line.strip():
             continue
         try:
             pred = stream.push(_frame(line, n))
         except (json.JSONDecodeError, InputError, ValueError) as e:
-            return _fail("stream", InputError(f"stdin line {n}: {e}"))
+            return fail(InputError(f"stdin line {n}: {e}"))
         if pred is not None:
             print(json.dumps(pred.as_dict()), flush=True)
     return 0
@@ -124,8 +125,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         out = export_onnx(args.model_dir, args.onnx, seed=args.seed, **_vocabulary(args))
-    except (*_ERRORS, RuntimeError, ImportError) as e:
-        return _fail("export", e)
+    except (*_errors(), RuntimeError, ImportError) as e:
+        return fail(e)
     print(f"wrote {out.onnx}, {out.text}, {out.classes}, {out.meta}")
     print(f"checked with ONNX Runtime: max abs difference {out.max_abs_diff:.2e} (embeddings), "
           f"{out.max_abs_score_diff:.2e} (scores); {out.clips_within_atol} check clips within 1e-4")
@@ -137,8 +138,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
     try:
         out = export_bundle(args.run_dir, args.out, seed=args.seed)
-    except (*_ERRORS, RuntimeError) as e:
-        return _fail("bundle", e)
+    except (*_errors(), RuntimeError) as e:
+        return fail(e)
     print(f"wrote bundle {out}")
     return 0
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from zeroskel.cli.errors import fail
 from zeroskel.config import ConfigError, load_config, merge
-from zeroskel.infer.bundle import MIN_LENGTH, export_bundle
-from zeroskel.train.run import STEPS, Run, RunError
-from zeroskel.train.run_config import RunConfig
-from zeroskel.train.runtime import init_distributed, setup_logging
+
+# The steps of a run, in order (zeroskel.train.run.STEPS; named here so that `zeroskel --help` does not
+# import torch: tests/test_cli_errors.py checks the two agree).
+STEPS = ("pretrain", "extract", "train", "evaluate")
 
 
-def _resolve_config(args: argparse.Namespace) -> RunConfig:
+def _resolve_config(args: argparse.Namespace):
+    from zeroskel.train.run_config import RunConfig
+
     cfg = load_config(RunConfig, args.config, args.overrides)
     updates: dict = {}
     if args.protocol:
@@ -35,11 +37,19 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from zeroskel.infer.bundle import MIN_LENGTH, export_bundle
+    from zeroskel.train.run import Run, RunError
+    from zeroskel.train.runtime import init_distributed
+
     rank, world = init_distributed()             # (0, 1) unless started by torchrun
     try:
         cfg = _resolve_config(args)
         if not args.resume and not (args.protocol or args.config):
             raise ConfigError("--protocol (or --config) is required for a new run")
+        if not args.resume:  # a typo'd protocol is refused before anything is written to --out
+            from zeroskel.data.protocols import get_protocol
+
+            get_protocol(cfg.protocol)
         steps = tuple(s for s in args.steps.split(",") if s) if args.steps else STEPS
         unknown = [s for s in steps if s not in STEPS]
         if unknown:
@@ -64,8 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if rank == 0:
             export_bundle(run.dir)  # the trained models for `zeroskel predict` (zeroskel.infer reads it)
     except (ConfigError, RunError, OSError, ValueError) as e:
-        print(f"zeroskel run: error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     if rank != 0:
         return 0
     if args.json:
@@ -86,6 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _step(name: str):
     def cmd(args: argparse.Namespace) -> int:
+        from zeroskel.train.run import Run, RunError
+        from zeroskel.train.runtime import setup_logging
+
         try:
             run = Run(args.run_dir)
             setup_logging(run.dir / "log.txt")
@@ -97,8 +109,7 @@ def _step(name: str):
                 summary = run.summarize() if args.seed is None else out
                 print(json.dumps(summary, indent=2))
         except (RunError, OSError, ValueError) as e:
-            print(f"zeroskel {name}: error: {e}", file=sys.stderr)
-            return 2
+            return fail(e)
         return 0
     return cmd
 

@@ -5,6 +5,7 @@
     zeroskel text check utd-mhad --json              # does the text tell the classes apart? (no skeletons)
     zeroskel text embed utd.json --encoder minilm --out utd-minilm.safetensors
     zeroskel text show utd-mhad --json
+    zeroskel text template --classes "pour water,open door" --out my_classes.json   # to fill in by hand
     zeroskel text import-official Neuron/semantics --dataset ntu60 --out imported/ntu60
 """
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+from zeroskel.cli.errors import fail
 
 
 def _class_names(spec: str) -> list[str]:
@@ -42,8 +45,7 @@ def _describe(args: argparse.Namespace) -> int:
                                              backoff=args.backoff, temperature=args.temperature,
                                              timeout=args.timeout)
     except ValueError as e:
-        print(f"zeroskel describe: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     try:
         si = describe.run_describe(names, args.out, config=config, num_descriptions=args.num_descriptions,
@@ -51,9 +53,7 @@ def _describe(args: argparse.Namespace) -> int:
                                    max_reasks=args.max_reasks, log=log,
                                    warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
     except (describe.LLMError, describe.DescribeError) as e:
-        print(f"zeroskel describe: {e}\n(answers so far are cached; rerun the same command to resume)",
-              file=sys.stderr)
-        return 1
+        return fail(e, "answers so far are cached: rerun the same command to resume")
     print(f"wrote {args.out}: {len(si)} classes x {len(si.phases)} phases x {si.num_descriptions} descriptions")
     if not args.no_check:
         try:
@@ -86,9 +86,7 @@ def _embed(args: argparse.Namespace) -> int:
         class_text = build_class_text(si, encoder, names, source=args.source, cache_dir=args.cache_dir,
                                       temporal=args.temporal)
     except (SideInfoError, ValueError, KeyError, FileNotFoundError, TypeError, ImportError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"zeroskel text embed: {msg}", file=sys.stderr)
-        return 1
+        return fail(e)
     temporal = encoder.temporal if isinstance(encoder, ClassTextTable) else (args.temporal or "phase")
     if args.source != "side-info":
         temporal = "phase"
@@ -96,6 +94,25 @@ def _embed(args: argparse.Namespace) -> int:
                     temporal=temporal)
     print(f"wrote {args.out}: class_text {tuple(class_text.shape)} (phases, classes, descriptions, dim), "
           f"encoder {encoder.id}, temporal text {temporal}")
+    return 0
+
+
+def _template(args: argparse.Namespace) -> int:
+    """A side-information file to fill in by hand (no LLM endpoint needed)."""
+    from zeroskel.text.sideinfo import PHASE_HINTS, PHASES, save_side_info, template
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        return fail(f"{out} exists (hand-written descriptions?); choose another --out or pass --force")
+    si = template(_class_names(args.classes), num_descriptions=args.num_descriptions, dataset=args.dataset)
+    save_side_info(si, out)
+    print(f"wrote {out}: {len(si)} classes x {len(PHASES)} phases x {si.num_descriptions} placeholder(s), "
+          "each '<class>: <what the phase describes>'")
+    print("replace every placeholder with a sentence about the action (the file works as is, as a class-name "
+          "baseline); the phases:")
+    for p in PHASES:
+        print(f"  {p:<16} {PHASE_HINTS[p]}")
+    print(f"then: zeroskel text check {out}   and   zeroskel predict MODEL CLIP --side-info {out}")
     return 0
 
 
@@ -121,8 +138,7 @@ def _import_official(args: argparse.Namespace) -> int:
         if release.class_text is None:
             raise FileNotFoundError(f"{release.layout.root}: no feature tensors next to the JSON files")
     except (SideInfoError, ValueError, FileNotFoundError) as e:
-        print(f"zeroskel text import-official: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     out = Path(args.out)
     si_path = save_side_info(release.side_info, out / "side_info.json")
     table = release.table()
@@ -232,8 +248,7 @@ def _check(args: argparse.Namespace) -> int:
         report = run_check(si, args.encoder, protocols, device=args.device, cache_dir=args.cache_dir,
                            threshold=args.threshold)
     except (SideInfoError, UnknownNameError, ValueError, FileNotFoundError, ImportError) as e:
-        print(f"zeroskel text check: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if args.json else report.format_text())
     return 0
 
@@ -304,6 +319,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "official Neuron release (default: phase; a precomputed class-text table: its own)")
     e.set_defaults(func=_embed)
     _register_import_official(tsub)
+
+    m = tsub.add_parser("template", help="write a side-information file to fill in by hand (no LLM needed)",
+                        description="Write a valid side-information JSON whose descriptions are placeholders "
+                                    "'<class>: <what the phase describes>', for you to replace with your own "
+                                    "sentences (zeroskel describe writes them with an LLM instead).")
+    m.add_argument("--classes", required=True,
+                   help="dataset name, a file (JSON list or one name per line) or a comma-separated list")
+    m.add_argument("--out", required=True, help="side-information JSON to write")
+    m.add_argument("--num-descriptions", type=int, default=1, help="descriptions per class and phase (default 1)")
+    m.add_argument("--dataset", default="", help="dataset name stored in the file")
+    m.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    m.set_defaults(func=_template)
 
     s = tsub.add_parser("show", help="the shipped side information of a dataset")
     s.add_argument("dataset", help="utd-mhad, msr-action3d, utkinect or nw-ucla")

@@ -273,6 +273,38 @@ def from_mapping(classes: Mapping[str, Mapping[str, Sequence[str]]], *, dataset:
     return validate(si)
 
 
+# What each phase's descriptions say (the template's placeholders; zeroskel.text.prompts asks an LLM the same).
+PHASE_HINTS: dict[str, str] = {
+    "spatial_coarse": "whole body - which limbs act, which stay still, which side, what the trunk and legs do",
+    "spatial_mid": "limb segments - how upper arms, forearms, thighs and shanks bend, rotate or extend",
+    "spatial_fine": "hands, wrists, feet and head - the path each traces, its extent and speed, any contact",
+    "temporal_start": "start of the motion - which part moves first, in which direction",
+    "temporal_middle": "middle of the motion, its main stroke - direction, path shape, extent, speed",
+    "temporal_end": "end of the motion - how the movement specific to it finishes",
+}
+
+
+def template(class_names: Sequence[str], *, num_descriptions: int = 1, dataset: str = "") -> SideInformation:
+    """Side information to fill in by hand (no LLM needed): every class and phase holds
+    ``num_descriptions`` placeholders ``"<class>: <what this phase describes>"``.
+
+    The placeholders are valid side information (a run or ``text check`` accepts the file as is, as
+    a class-name baseline); replace them with sentences about the action.
+    """
+    names = [str(n).strip() for n in class_names]
+    if not names or not all(names):
+        raise SideInfoError("template: give at least one class name, none empty")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SideInfoError(f"template: classes appear twice: {dupes}")
+    if num_descriptions < 1:
+        raise SideInfoError(f"template: num_descriptions must be >= 1, got {num_descriptions}")
+    classes = {n: {p: [f"{n}: {PHASE_HINTS[p]}" + (f" ({i + 1})" if num_descriptions > 1 else "")
+                       for i in range(num_descriptions)] for p in PHASES} for n in names}
+    return validate(SideInformation(classes, dataset=dataset, source="template (to edit by hand)",
+                                    origin="<template>"))
+
+
 def _shipped_dir(directory: str | os.PathLike | None = None):
     if directory is not None:
         return Path(directory)
