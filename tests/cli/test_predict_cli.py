@@ -74,6 +74,7 @@ def test_stream_reads_json_lines(quick_run, msr_file, monkeypatch, capsys):
     out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [(x["start"], x["end"]) for x in out] == [(0, 11), (4, 15), (8, 19)]
     assert all(len(x["ranking"]) == 2 for x in out)
+    assert all(r["score"] == round(r["score"], 6) for x in out for r in x["ranking"])  # not 17 digits
     monkeypatch.setattr("sys.stdin", io.StringIO("[[1, 2]]\n"))
     assert main(["stream", str(quick_run), "--classes", CLASSES]) == 2
     assert "stdin line 1" in capsys.readouterr().err

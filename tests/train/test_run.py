@@ -93,8 +93,7 @@ def test_resume_after_interrupt_gives_the_same_result(utd_root, tiny_run, tmp_pa
             raise KeyboardInterrupt("simulated interruption")
 
     monkeypatch.setattr(trainer, "save_state", crash_on_fourth_save)
-    with pytest.raises(KeyboardInterrupt):
-        _run(utd_root, out)
+    assert _run(utd_root, out) == 130                     # Ctrl-C: exit 130 with the --resume hint
     monkeypatch.setattr(trainer, "save_state", real_save)
     assert not (out / "metrics.json").exists()
     assert _run(utd_root, out) == 2                       # exists: needs --resume
@@ -180,3 +179,46 @@ def test_tensorboard_scalars(utd_root, tmp_path):
     acc.Reload()
     assert {"loss", "val_acc", "lr"} <= set(acc.Tags()["scalars"])
     assert [e.step for e in acc.Scalars("loss")] == [0, 1]
+
+
+def test_plan_stage_counter_and_final_summary(tiny_run, tmp_path, capsys):
+    import shutil
+
+    log = (tiny_run / "log.txt").read_text()
+    assert "plan: 1 seed(s), steps pretrain, extract, train, evaluate; 8 stages" in log
+    assert all(f"stage {i}/8 (seed 0): " in log for i in range(1, 9))
+    # the plan's epochs are those the steps ran (encoders stretched to min_steps, heads likewise)
+    stages = {st.name: st for st in Run(tiny_run).plan()}
+    seed = tiny_run / "seed0"
+    assert stages["encoder"].epochs == json.loads((seed / "encoder" / "result.json").read_text())["epochs"]
+    for d in (0, 1):
+        enc = json.loads((seed / "val_encoder" / f"d{d}" / "result.json").read_text())
+        head = json.loads((seed / "val_head" / f"d{d}" / "history.json").read_text())
+        assert stages[f"validation encoder d{d}"].epochs == enc["epochs"]
+        assert stages[f"validation head d{d}"].epochs == len(head["history"])
+    assert stages["final head"].epochs == json.loads((seed / "head" / "result.json").read_text())["epochs"]
+    # the summary of a (resumed, finished) run: chance level, bundle, next commands
+    copy = tmp_path / "utd-f1"
+    shutil.copytree(tiny_run, copy)
+    capsys.readouterr()
+    assert main(["run", "--out", str(copy), "--resume", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "chance         ZSL 16.67 (1 of 6 unseen classes)" in out
+    assert f"bundle (the trained models): {copy / 'bundle'}" in out
+    assert f"zeroskel predict {copy / 'bundle'} CLIP.npz" in out and f"zeroskel analyze {copy}" in out
+
+
+def test_skipped_samples_are_logged_once_not_warned_too(msr_root, tmp_path, caplog):
+    import logging
+    import warnings
+
+    from zeroskel.config import merge
+    from zeroskel.train.run_config import RunConfig
+
+    run = Run(tmp_path, merge(RunConfig(), {"protocol": "msr-f1", "data": {"root": str(msr_root)}}))
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO, logger="zeroskel"):
+        warnings.simplefilter("always")
+        ds = run.dataset
+    assert ds.skipped                                     # MSR Action3D has unreadable clips
+    assert not [w for w in caught if "skipping" in str(w.message)]
+    assert sum(r.getMessage().startswith("skipped ") for r in caplog.records) == len(ds.skipped)

@@ -80,3 +80,13 @@ def test_resume_is_bit_identical(tmp_path, kind):
     resumed = _train(tmp_path / "b", cfg)            # picks up from the saved state
     for p, q in zip(whole.parameters(), resumed.parameters()):
         assert torch.equal(p, q)
+
+
+def test_resume_message_counts_epochs_from_one(tmp_path, caplog):
+    import logging
+
+    cfg = _cfg(epochs=4)
+    _train(tmp_path, cfg, stop_after=1)              # epochs 1 and 2 of 4 done (0-based 0 and 1)
+    with caplog.at_level(logging.INFO, logger="zeroskel"):
+        _train(tmp_path, cfg)
+    assert "epochs 1-2 of 4 done, resuming at epoch 3" in caplog.text

@@ -116,7 +116,10 @@ def cmd_stream(args: argparse.Namespace) -> int:
         except (json.JSONDecodeError, InputError, ValueError) as e:
             return fail(InputError(f"stdin line {n}: {e}"))
         if pred is not None:
-            print(json.dumps(pred.as_dict()), flush=True)
+            out = pred.as_dict()
+            for entry in out.get("ranking", []):  # 6 decimals, as predict --json (not 17 digits)
+                entry["score"] = round(entry["score"], 6)
+            print(json.dumps(out), flush=True)
     return 0
 
 

@@ -71,8 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"ran {', '.join(steps)} in {args.out}")
             return 0
         summary = run.run(steps)
-        if rank == 0:
-            export_bundle(run.dir)  # the trained models for `zeroskel predict` (zeroskel.infer reads it)
+        bundle = export_bundle(run.dir) if rank == 0 else None  # the trained models for `zeroskel predict`
     except (ConfigError, RunError, OSError, ValueError) as e:
         return fail(e)
     if rank != 0:
@@ -90,6 +89,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if sup:
             print(f"  encoder supervised (seen classes, diagnostic): test {sup['test_seen']['mean']:.2f}  "
                   f"holdout {sup['holdout']['mean']:.2f}")
+        unseen = len(run.protocol.unseen)
+        print(f"  chance         ZSL {100 / unseen:.2f} (1 of {unseen} unseen classes)")
+        print(f"bundle (the trained models): {bundle}")
+        print("next:")
+        print(f"  zeroskel predict {bundle} CLIP.npz --classes \"wave,sit down,jump\"   # your clips, any class names")
+        print(f"  zeroskel analyze {args.out} --out {args.out}/analysis                 # what the model learned")
     return 0
 
 

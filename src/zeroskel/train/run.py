@@ -31,6 +31,7 @@ see ``zeroskel.train.selection``); the test split is touched once, by ``evaluate
 from __future__ import annotations
 
 import time
+import warnings
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -44,6 +45,7 @@ from zeroskel.train import metrics as M
 from zeroskel.train.features import extract_features, load_features
 from zeroskel.train.head import BRANCHES, head_epochs, load_head, score_features, train_head
 from zeroskel.train.io import load_tensors, read_json, save_tensors, write_json
+from zeroskel.train.plan import Stage, StageClock
 from zeroskel.train.pretrain import (clip_preprocessing, load_encoder, pretrain_encoder,
                                      supervised_accuracy)
 from zeroskel.train.run_config import RunConfig
@@ -76,6 +78,7 @@ class Run:
         if cfg.num_threads > 0:
             torch.set_num_threads(cfg.num_threads)
         self._histories: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        self._clock: StageClock | None = None  # set by run(): the stage counter of its plan
 
     # ----------------------------------------------------------------------------- creation
     @classmethod
@@ -116,7 +119,9 @@ class Run:
         else:
             if not self.cfg.data.root:
                 raise RunError("no data: set --data-root (data.root) or data.cache")
-            ds = load_dataset(self.protocol.dataset, self.cfg.data.root)
+            with warnings.catch_warnings():  # the reader warns of each skipped sample; logged once below
+                warnings.filterwarnings("ignore", message=r".*: skipping ", category=UserWarning)
+                ds = load_dataset(self.protocol.dataset, self.cfg.data.root)
         if ds.name != self.protocol.dataset:
             raise RunError(f"protocol {self.protocol.name} is for {self.protocol.dataset}, "
                            f"but the data is {ds.name}")
@@ -309,16 +314,18 @@ class Run:
             fit_idx = np.setdiff1d(sp.train, sp.holdout)
             common = dict(seed=seed, num_person=self.num_person, device=self.device,
                           protocol=self.protocol.name)
-            pretrain_encoder(self.cfg, self.dataset, fit_idx=fit_idx, val_idx=sp.holdout,
-                             classes=sp.seen, out_dir=d / "encoder",
-                             on_epoch=self._record(seed, "encoder"), **common)
+            with self._stage(seed, "encoder"):
+                pretrain_encoder(self.cfg, self.dataset, fit_idx=fit_idx, val_idx=sp.holdout,
+                                 classes=sp.seen, out_dir=d / "encoder",
+                                 on_epoch=self._record(seed, "encoder"), **common)
             if self.cfg.eval.validation_encoder == "separate":
                 for v in self._val_draws(seed):
                     out = d / "val_encoder" / f"d{v.draw}"
                     self._check_draw(out, v)
-                    pretrain_encoder(self.cfg, self.dataset, fit_idx=v.val_train, val_idx=v.val_seen,
-                                     classes=v.val_seen_classes, out_dir=out,
-                                     on_epoch=self._record(seed, f"val_encoder/d{v.draw}"), **common)
+                    with self._stage(seed, f"validation encoder d{v.draw}"):
+                        pretrain_encoder(self.cfg, self.dataset, fit_idx=v.val_train, val_idx=v.val_seen,
+                                         classes=v.val_seen_classes, out_dir=out,
+                                         on_epoch=self._record(seed, f"val_encoder/d{v.draw}"), **common)
         self._timed(seed, "pretrain", work)
 
     def _val_draws(self, seed: int):
@@ -366,6 +373,7 @@ class Run:
         return sets
 
     def extract(self, seed: int) -> None:
+        @self._staged(seed, "features")
         def work():
             d = self.encoder_dir(seed)
             encoders: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {}
@@ -400,13 +408,14 @@ class Run:
     def train(self, seed: int) -> None:
         """Validation heads (one per draw; choose epoch + calibration), then the final head."""
         def work():
-            sp, d, cfg = self.splits, self.seed_dir(seed), self.cfg
-            text = self.class_text
-            meta = {**self._meta(), "seed": seed}
+            d, cfg = self.seed_dir(seed), self.cfg
             choice_path = d / "val_head" / "choice.json"
             if not choice_path.exists():
                 draws = self._val_draws(seed)
-                histories = [self._val_head(seed, v) for v in draws]
+                histories = []
+                for v in draws:
+                    with self._stage(seed, f"validation head d{v.draw}"):
+                        histories.append(self._val_head(seed, v))
                 e = cfg.eval
                 choice = combine_draws(histories, key="val_select", min_fraction=e.min_fraction,
                                        smooth_fraction=e.smooth_fraction, select_epoch=e.select_epoch)
@@ -414,25 +423,33 @@ class Run:
                 write_json(choice_path, choice)
             choice = read_json(choice_path)
             if not (d / "head" / "result.json").exists():
-                # the final head trains on the seen classes' train clips except the held-out ones,
-                # which stay unseen by both encoder and head and serve the calibration below
-                tf, tl = self._features(seed, "train")
-                keep = ~np.isin(self._feature_indices(seed, "train"), sp.holdout)
-                tf, tl = tf[:, torch.from_numpy(keep)], tl[torch.from_numpy(keep)]
-                total = head_epochs(cfg, tf.shape[1])
-                stop = max(0, min(total - 1, round(choice["fraction"] * total) - 1))
-                path, res = train_head(cfg, feats=tf, labels=tl, classes=sp.seen, class_text=text,
-                                       out_dir=d / "head", seed=seed, device=self.device,
-                                       meta={**meta, "seen": list(map(int, sp.seen)),
-                                             "unseen": list(map(int, sp.unseen))},
-                                       evaluate=None, select=None, stop_after=stop,
-                                       on_epoch=self._record(seed, "head"))
-                gamma = self._transfer_gamma(seed, path, choice)
-                write_json(d / "head" / "result.json", {"epoch": res.best_epoch, "epochs": total,
-                                                        "seconds": res.seconds, "gamma": gamma,
-                                                        "history": res.history})
-                (d / "head" / "state.pt").unlink(missing_ok=True)
+                self._final_head(seed, choice)
         self._timed(seed, "train", work)
+
+    def _final_head(self, seed: int, choice: dict[str, Any]) -> None:
+        """The final head, stopped at the epoch fraction ``choice`` (validation) picked."""
+        sp, d, cfg = self.splits, self.seed_dir(seed), self.cfg
+        text = self.class_text
+        meta = {**self._meta(), "seed": seed}
+        with self._stage(seed, "final head"):
+            # the final head trains on the seen classes' train clips except the held-out ones,
+            # which stay unseen by both encoder and head and serve the calibration below
+            tf, tl = self._features(seed, "train")
+            keep = ~np.isin(self._feature_indices(seed, "train"), sp.holdout)
+            tf, tl = tf[:, torch.from_numpy(keep)], tl[torch.from_numpy(keep)]
+            total = head_epochs(cfg, tf.shape[1])
+            stop = max(0, min(total - 1, round(choice["fraction"] * total) - 1))
+            path, res = train_head(cfg, feats=tf, labels=tl, classes=sp.seen, class_text=text,
+                                   out_dir=d / "head", seed=seed, device=self.device,
+                                   meta={**meta, "seen": list(map(int, sp.seen)),
+                                         "unseen": list(map(int, sp.unseen))},
+                                   evaluate=None, select=None, stop_after=stop,
+                                   on_epoch=self._record(seed, "head"))
+            gamma = self._transfer_gamma(seed, path, choice)
+            write_json(d / "head" / "result.json", {"epoch": res.best_epoch, "epochs": total,
+                                                    "seconds": res.seconds, "gamma": gamma,
+                                                    "history": res.history})
+            (d / "head" / "state.pt").unlink(missing_ok=True)
 
     def _val_head(self, seed: int, v) -> list[dict[str, Any]]:
         """Train (or read back) the validation head of draw ``v``; its per-epoch history."""
@@ -496,6 +513,7 @@ class Run:
 
     def evaluate(self, seed: int) -> dict[str, Any]:
         """Test metrics of one seed (the only step that reads the test split)."""
+        @self._staged(seed, "test clips")
         def work():
             sp, d = self.splits, self.seed_dir(seed)
             head_path = d / "head" / "best.safetensors"
@@ -556,6 +574,57 @@ class Run:
         return {"clips": "holdout (seen classes, train split)",
                 "before": prototype_health(init, feats[0]), "after": prototype_health(head, feats[0])}
 
+    # ----------------------------------------------------------------------------- plan
+    def plan(self, steps: tuple[str, ...] = STEPS) -> list[Stage]:
+        """The stages ``run(steps)`` goes through, with their clips and epochs (as the steps compute
+        them: encoder and head epochs stretched to ``min_steps`` updates)."""
+        from zeroskel.train.runtime import scaled_epochs
+
+        cfg, sp = self.cfg, self.splits
+        n_fit = len(np.setdiff1d(sp.train, sp.holdout))
+        enc_epochs = (lambda n: 0) if cfg.encoder.pretrained_only else (
+            lambda n: scaled_epochs(cfg.encoder.epochs, cfg.encoder.min_steps, max(1, n // cfg.encoder.batch_size)))
+        out: list[Stage] = []
+        for seed in cfg.seeds:
+            draws = self._val_draws(seed)
+            if "pretrain" in steps:
+                out.append(Stage(seed, "pretrain", "encoder", "encoder", n_fit, enc_epochs(n_fit)))
+                if cfg.eval.validation_encoder == "separate":
+                    out += [Stage(seed, "pretrain", f"validation encoder d{v.draw}", "encoder", len(v.val_train),
+                                  enc_epochs(len(v.val_train))) for v in draws]
+            if "extract" in steps:
+                views = cfg.extract.views
+                clips = sum(len(idx) * (views if aug else 1) for _, idx, aug in self._feature_sets(seed).values())
+                out.append(Stage(seed, "extract", "features", "extract", clips))
+            if "train" in steps:
+                out += [Stage(seed, "train", f"validation head d{v.draw}", "head", len(v.val_train),
+                              head_epochs(cfg, len(v.val_train))) for v in draws]
+                out.append(Stage(seed, "train", "final head", "head", n_fit, head_epochs(cfg, n_fit), "up to"))
+            if "evaluate" in steps:
+                out.append(Stage(seed, "evaluate", "test clips", "evaluate", len(sp.test_seen) + len(sp.test_unseen)))
+        return out
+
+    @contextmanager
+    def _stage(self, seed: int, name: str):
+        """Log ``stage i/N ... ETA`` when ``run()`` planned this stage; time it for the ETA."""
+        i = self._clock.index(seed, name) if self._clock is not None else None
+        if i is None:
+            yield
+            return
+        LOG.info("%s", self._clock.start(i))
+        t0 = time.perf_counter()
+        yield
+        self._clock.finish(i, time.perf_counter() - t0)
+
+    def _staged(self, seed: int, name: str):
+        """``_stage`` as a decorator of a step's ``work`` function."""
+        def wrap(fn):
+            def inner():
+                with self._stage(seed, name):
+                    return fn()
+            return inner
+        return wrap
+
     # ----------------------------------------------------------------------------- whole job
     def run_seed(self, seed: int, steps: tuple[str, ...] = STEPS) -> None:
         for step in steps:
@@ -570,6 +639,11 @@ class Run:
         main = is_main_process()
         setup_logging(self.dir / "log.txt" if main else None, verbose=main)
         t0 = time.perf_counter()
+        stages = self.plan(steps)
+        LOG.info("plan: %d seed(s), steps %s; %d stages", len(self.cfg.seeds), ", ".join(steps), len(stages))
+        for st in stages:
+            LOG.info("  seed %d %s: %s", st.seed, st.step, st.describe())
+        self._clock = StageClock(stages)
         for seed in self.cfg.seeds:
             self.run_seed(seed, steps)
         if not summarize:

@@ -175,7 +175,9 @@ def fit(
         sched.load_state_dict(state["scheduler"])
         result = FitResult(**state["result"])
         start = state["epoch"] + 1
-        LOG.info("%s: resuming after epoch %d from %s", desc, state["epoch"], state_path)
+        # epochs are 0-based inside, 1-based in every message (as in "epoch 3/30")
+        LOG.info("%s: epochs 1-%d of %d done, resuming at epoch %d (%s)", desc, start, sgd.epochs, start + 1,
+                 state_path)
         if on_epoch is not None and result.history:  # report the saved epochs (a kill may have beaten it)
             on_epoch(result.history)
     last = sgd.epochs - 1 if stop_after is None else min(stop_after, sgd.epochs - 1)
