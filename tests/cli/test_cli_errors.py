@@ -38,6 +38,8 @@ def _one_error_line(capsys, argv: list[str]) -> str:
 def test_side_info_config_protocol_data_and_run_errors(tmp_path, utd_root, capsys):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{"format": "zeroskel-side-info/1", "classes": [{"name": "wave"}]}')
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("encoder: [1, 2\n")
     cases = {  # error class -> (argv, words the line must hold)
         "side info, missing file": (["text", "embed", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")],
                                     "missing.json: file not found"),
@@ -46,6 +48,12 @@ def test_side_info_config_protocol_data_and_run_errors(tmp_path, utd_root, capsy
         "side info, unknown dataset": (["text", "show", "kth"], "no shipped side information"),
         "config, unknown key": (["run", "--protocol", "utd-f1", "--out", str(tmp_path / "r1"), "encoder.nope=1"],
                                 "unknown config key 'encoder.nope'"),
+        "config, bad YAML": (["run", "--config", str(bad_yaml), "--out", str(tmp_path / "r3")],
+                             "bad.yaml: not valid YAML"),
+        "config, bad override": (["run", "--protocol", "utd-f1", "--out", str(tmp_path / "r4"), "head.options={a: [1,"],
+                                 "the value is not valid YAML"),
+        "bench, bad YAML": (["bench", "--config", str(bad_yaml), "--out", str(tmp_path / "b2"), "--dry-run"],
+                            "bad.yaml"),
         "protocol": (["run", "--protocol", "utd-f9", "--data-root", str(utd_root), "--out", str(tmp_path / "r2")],
                      "utd-f9"),
         "data": (["data", "summary", "utd-mhad", "--root", str(tmp_path)], "no files matching"),
@@ -58,7 +66,7 @@ def test_side_info_config_protocol_data_and_run_errors(tmp_path, utd_root, capsy
         line = _one_error_line(capsys, argv)
         assert words in line, (name, line)
     # the typo'd protocol was refused before anything was written to --out
-    assert not (tmp_path / "r2").exists()
+    assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3", "r4"))
 
 
 def test_bad_input_and_checkpoint_errors(quick_run, msr_root, tmp_path, capsys):

@@ -33,6 +33,7 @@ RUNTIME_ERRORS: tuple[tuple[str, str], ...] = (
     ("zeroskel.data.download", "DownloadError"),
     ("zeroskel.text.describe", "LLMError"),
     ("zeroskel.text.describe", "DescribeError"),
+    ("yaml", "YAMLError"),  # a config file read elsewhere than zeroskel.config (which names the file)
 )
 # ValueError: bad values, files and names (the library's ValueError subclasses included);
 # OSError: a file that cannot be read or written (its message names it); KeyError: a name that is
