@@ -50,8 +50,6 @@ def one_line(error: BaseException | str) -> str:
     """The message of ``error`` on one line (a KeyError's message without its quotes)."""
     if isinstance(error, KeyError) and error.args:
         text = str(error.args[0])
-    elif isinstance(error, ModuleNotFoundError) and error.name:
-        text = f"{error} (an optional dependency: see README 'Install')"
     else:
         text = str(error) or type(error).__name__
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -31,7 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zeroskel.cli.predict_cmd",
 )
 
-# One example per command, shown at the end of its --help (tests/test_cli_errors.py checks every command has one).
+# One example per command, shown at the end of its --help (tests/cli/test_cli_errors.py checks every command has one).
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "data": ("zeroskel data summary utd-mhad --root ../shared/data/utd_mhad",),
     "data summary": ("zeroskel data summary utd-mhad --root ../shared/data/utd_mhad --protocol utd-f1",

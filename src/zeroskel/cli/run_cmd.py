@@ -14,7 +14,7 @@ from zeroskel.cli.errors import fail
 from zeroskel.config import ConfigError, load_config, merge
 
 # The steps of a run, in order (zeroskel.train.run.STEPS; named here so that `zeroskel --help` does not
-# import torch: tests/test_cli_errors.py checks the two agree).
+# import torch: tests/cli/test_cli_errors.py checks the two agree).
 STEPS = ("pretrain", "extract", "train", "evaluate")
 
 
