@@ -208,11 +208,14 @@ def test_plan_stage_counter_and_final_summary(tiny_run, tmp_path, capsys):
     assert f"zeroskel predict {copy / 'bundle'} CLIP.npz" in out and f"zeroskel analyze {copy}" in out
 
 
-def test_skipped_samples_are_logged_once_not_warned_too(msr_root, tmp_path, caplog):
+def test_skipped_samples_are_logged_once_not_warned_too(msr_root, tmp_path, caplog, monkeypatch):
     import logging
     import warnings
 
     from zeroskel.config import merge
+    from zeroskel.train.runtime import LOG
+
+    monkeypatch.setattr(LOG, "propagate", True)  # an earlier run's setup_logging turned it off; caplog reads the root
     from zeroskel.train.run_config import RunConfig
 
     run = Run(tmp_path, merge(RunConfig(), {"protocol": "msr-f1", "data": {"root": str(msr_root)}}))

@@ -82,8 +82,12 @@ def test_resume_is_bit_identical(tmp_path, kind):
         assert torch.equal(p, q)
 
 
-def test_resume_message_counts_epochs_from_one(tmp_path, caplog):
+def test_resume_message_counts_epochs_from_one(tmp_path, caplog, monkeypatch):
     import logging
+
+    from zeroskel.train.runtime import LOG
+
+    monkeypatch.setattr(LOG, "propagate", True)  # an earlier run's setup_logging turned it off; caplog reads the root
 
     cfg = _cfg(epochs=4)
     _train(tmp_path, cfg, stop_after=1)              # epochs 1 and 2 of 4 done (0-based 0 and 1)
