@@ -477,11 +477,8 @@ def test_dataset_files_are_skipped_with_their_reason(tmp_path, msr_root, utk_roo
     (utk / "joints" / "joints_s01_e02.txt").write_text("\n".join(lines[:5] + [" ".join(["inf", *fields[1:]])]))
     (utk / "joints" / "joints_s02_e01.txt").write_bytes(b"\xff\xfe" + lines[0].encode())
     (utk / "actionLabel.txt").write_text("s01_e01\nwalk: 252 390\ns01_e02\nwalk: 1 4\ns02_e01\nwalk: 1 4\n")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = load_dataset("utkinect", utk)
-    assert [s.name for s in ds.samples] == ["s01_e01_walk"]
-    reasons = {s.sample: s.reason for s in ds.skipped}
+    names, reasons = _load_quietly("utkinect", utk)
+    assert names == ["s01_e01_walk"]
     assert "frame id 'inf' is not a finite number" in reasons["s01_e02_walk"]
     assert "joints_s01_e02.txt" in reasons["s01_e02_walk"]
     assert "not a text file" in reasons["s02_e01_walk"] and "joints_s02_e01.txt" in reasons["s02_e01_walk"]
@@ -491,15 +488,20 @@ def test_dataset_files_are_skipped_with_their_reason(tmp_path, msr_root, utk_roo
     src = utd_root / "Skeleton" / "a1_s1_t1_skeleton.mat"
     for name in ("a1_s1_t1", "a1_s9_t1", "a1_s0_t1", "a1_s1_t5"):
         shutil.copy(src, utd / f"{name}_skeleton.mat")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = load_dataset("utd-mhad", utd)
-    assert [s.name for s in ds.samples] == ["a1_s1_t1"]
-    reasons = {s.sample: s.reason for s in ds.skipped}
+    names, reasons = _load_quietly("utd-mhad", utd)
+    assert names == ["a1_s1_t1"]
     assert "unknown subject s9 (UTD-MHAD has s1..s8)" in reasons["a1_s9_t1"]
     assert "unknown subject s0" in reasons["a1_s0_t1"]
     assert "unknown trial t5 (UTD-MHAD has t1..t4)" in reasons["a1_s1_t5"]
     assert str(utd / "a1_s9_t1_skeleton.mat") in reasons["a1_s9_t1"]
+
+
+def _load_quietly(name, root):
+    """(names of the samples read, {skipped sample: reason}) of a dataset folder, warnings muted."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = load_dataset(name, root)
+    return [s.name for s in ds.samples], {s.sample: s.reason for s in ds.skipped}
 
 
 # ------------------------------------------------------------------------------- run directories
