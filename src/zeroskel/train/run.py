@@ -172,8 +172,7 @@ class Run:
         t = self.cfg.text
         if path.exists():
             tensor, meta = load_class_text(path)
-            expected = self.temporal_text if t.source == "side-info" else "phase"
-            if meta.get("temporal") == expected or t.encoder.startswith("precomputed:"):
+            if meta.get("temporal") == self._text_mode() or t.encoder.startswith("precomputed:"):
                 return tensor  # (a precomputed table brings its own mode)
         enc = self.text_encoder
         if isinstance(enc, ClassTextTable):
@@ -184,12 +183,17 @@ class Run:
         else:
             si = (load_side_info(t.side_info, names) if t.side_info
                   else load_shipped(self.protocol.dataset, names))
-            mode = self.temporal_text if t.source == "side-info" else "phase"
+            mode = self._text_mode()
         cache = t.cache_dir or str(self.dir / "text" / "cache")
         tensor = build_class_text(si, enc, names, source=t.source, cache_dir=cache,
                                   temporal=mode if si is not None else None)
         save_class_text(tensor, names, path, encoder_id=enc.id, source=t.source, temporal=mode)
         return tensor
+
+    def _text_mode(self) -> str:
+        """The temporal mode of the class text this run builds: the head's for side information, else
+        ``phase`` (the other sources have one text per class, the same in every window)."""
+        return self.temporal_text if self.cfg.text.source == "side-info" else "phase"
 
     def seed_dir(self, seed: int) -> Path:
         return self.dir / f"seed{seed}"
