@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 NUM_JOINTS = 25
+FRAMES = (30, 300)  # frame-count range of NTU clips (median about 75)
 MUTUAL_ACTIONS = frozenset(range(50, 61)) | frozenset(range(106, 121))  # two-person actions
 
 # Rest pose of the NTU joint order (metres, x right, y up, relative to SpineBase).
@@ -161,11 +162,20 @@ def _joint_rows(rng: np.random.Generator, xyz: np.ndarray) -> np.ndarray:
     return out.reshape(n * NUM_JOINTS, 12)
 
 
-def skeleton_text(rng: np.random.Generator, name: str) -> bytes:
-    """The bytes of one synthetic ``.skeleton`` file for sample ``name``."""
+def skeleton_text(rng: np.random.Generator, name: str, frames: tuple[int, int] = FRAMES) -> bytes:
+    """The bytes of one synthetic ``.skeleton`` file for sample ``name``.
+
+    Args:
+        rng: the file's random generator.
+        name: its ``SsssCcccPpppRrrrAaaa`` name (the action and camera shape the content).
+        frames: the (min, max) frame count; counts are log-normal around 75 clipped to this range.
+    """
     action = int(name[17:20])
     camera = int(name[5:8])
-    t = int(np.clip(np.rint(rng.lognormal(np.log(75.0), 0.5)), 30, 300))       # frames
+    lo, hi = frames
+    if not 30 <= lo <= hi:
+        raise ValueError(f"frames must be (min, max) with 30 <= min <= max, got {frames}")
+    t = int(np.clip(np.rint(rng.lognormal(np.log(75.0), 0.5)), lo, hi))       # frames
     people = 2 if action in MUTUAL_ACTIONS else 1
     z0 = 2.6 + 0.4 * camera + rng.uniform(-0.3, 0.3)
     bodies = [_body_xyz(rng, t, action, x0, z0)
@@ -220,7 +230,7 @@ def skeleton_text(rng: np.random.Generator, name: str) -> bytes:
 
 
 def generate_ntu(out_dir: str | Path, count: int, *, version: int = 60, seed: int = 0,
-                 start: int = 0) -> list[Path]:
+                 start: int = 0, frames: tuple[int, int] = FRAMES) -> list[Path]:
     """Write ``count`` synthetic ``.skeleton`` files into ``out_dir`` (NTU names, see the module).
 
     Args:
@@ -229,6 +239,7 @@ def generate_ntu(out_dir: str | Path, count: int, *, version: int = 60, seed: in
         version: 60 or 120 (the name ranges: actions, performers, setups).
         seed: base seed; file i's content depends only on ``(seed, i)``.
         start: skip the first ``start`` names (to resume or to split the work).
+        frames: the (min, max) frame count (tests use short clips to stay fast).
     """
     if version not in (60, 120):
         raise ValueError(f"NTU version must be 60 or 120, got {version}")
@@ -240,7 +251,7 @@ def generate_ntu(out_dir: str | Path, count: int, *, version: int = 60, seed: in
         path = out_dir / f"{names[i]}.skeleton"
         rng = np.random.default_rng([seed, i])
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(skeleton_text(rng, names[i]))
+        tmp.write_bytes(skeleton_text(rng, names[i], frames))
         os.replace(tmp, path)
         paths.append(path)
     return paths
