@@ -155,3 +155,10 @@ def test_resume_after_sigkill(ntu_root, tmp_path):
     for name in ("joints.f16", "index.npy", "index.json"):
         assert (out / name).read_bytes() == (clean / name).read_bytes()
     assert len(load_cache(out, verify=True)) == 60
+
+
+def test_progress_lines_with_eta_in_a_log(ntu_root, tmp_path, capsys):
+    prepare_cache(open_ntu(ntu_root), tmp_path / "c", progress=True, chunk_size=16)
+    err = capsys.readouterr().err  # not a terminal here: plain lines instead of a bar
+    assert "index ntu60: 61/61 (100%)" in err and "write ntu60: 60/60 (100%)" in err
+    assert err.count("ETA") >= 8  # a line a chunk here (each chunk is more than 5%)

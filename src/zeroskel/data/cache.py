@@ -29,6 +29,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -114,11 +115,38 @@ def _names_digest(names: list[str]) -> str:
     return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()
 
 
+class _LogProgress:
+    """Progress as plain lines (``desc: done/total (pct), elapsed, ETA``) about every 5% of the
+    work, for a run whose stderr is a log file rather than a terminal."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.done, self.next = total, desc, 0, 0.05
+        self.t0 = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        frac = self.done / max(self.total, 1)
+        if frac >= self.next or self.done == self.total:
+            elapsed = time.monotonic() - self.t0
+            eta = elapsed * (1 - frac) / max(frac, 1e-9)
+            print(f"{self.desc}: {self.done}/{self.total} ({frac:.0%}), {elapsed / 60:.1f} min, "
+                  f"ETA {eta / 60:.1f} min", file=sys.stderr, flush=True)
+            self.next = frac + 0.05
+
+    def __enter__(self) -> "_LogProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
 def _progress(total: int, desc: str, enabled: bool):
+    """A tqdm bar (with ETA) on a terminal, ETA lines in a log, nothing when not ``enabled``."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="sample",
-                disable=not enabled or not sys.stderr.isatty())
+    if enabled and not sys.stderr.isatty():
+        return _LogProgress(total, desc)
+    return tqdm(total=total, desc=desc, unit="sample", disable=not enabled)
 
 
 # --------------------------------------------------------------------------------------------
