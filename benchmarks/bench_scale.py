@@ -210,15 +210,30 @@ def cmd_head(args) -> None:
 
 
 def cmd_table(args) -> None:
-    rows = [json.loads(p.read_text()) for p in sorted(args.results.glob("*.json"))]
-    print("| step | clips | wall s | clips/s | peak RSS MB | peak anon MB | on disk MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    """Markdown: one row per (step, processes, clips), medians over repeated runs."""
+    import statistics
+
+    groups: dict[tuple, list[dict]] = {}
+    for p in sorted(args.results.glob("*.json")):
+        r = json.loads(p.read_text())
+        groups.setdefault((r["step"], r.get("processes", 1), r["clips"]), []).append(r)
+    print("| step | clips | runs | wall s | clips/s (wall) | CPU s | clips per CPU s | peak RSS MB "
+          "| peak anon MB | on disk MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = {"prepare": 0, "extract": 1, "head epoch": 2}
-    for r in sorted(rows, key=lambda r: (order.get(r["step"], 9), r.get("processes", 1), r["clips"])):
-        disk = r.get("cache_mb", r.get("features_mb", ""))
-        step = r["step"] + (f" ({r['processes']} proc)" if r.get("processes", 1) > 1 else "")
-        print(f"| {step} | {r['clips']:,} | {r['seconds']} | {r['clips_per_s']} | {r['peak_rss_mb']} "
-              f"| {r['peak_anon_mb']} | {disk} |")
+
+    def med(rows, key):
+        values = [r[key] for r in rows if r.get(key) is not None]
+        return round(statistics.median(values), 1) if values else None
+
+    for (step, procs, clips), rows in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9),
+                                                                           kv[0][1], kv[0][2])):
+        cpu = med(rows, "cpu_seconds")
+        disk = rows[0].get("cache_mb", rows[0].get("features_mb", ""))
+        name = step + (f" ({procs} proc)" if procs > 1 else "")
+        print(f"| {name} | {clips:,} | {len(rows)} | {med(rows, 'seconds')} | {med(rows, 'clips_per_s')} "
+              f"| {cpu if cpu is not None else '-'} | {round(clips / cpu) if cpu else '-'} "
+              f"| {med(rows, 'peak_rss_mb')} | {med(rows, 'peak_anon_mb')} | {disk} |")
 
 
 def main(argv: list[str] | None = None) -> int:
