@@ -64,7 +64,8 @@ class MemorySampler:
 
     def figures(self) -> dict[str, float]:
         use = resource.getrusage(resource.RUSAGE_SELF)
-        hwm = use.ru_maxrss  # kB on Linux
+        with open("/proc/self/status") as f:  # VmHWM, not ru_maxrss: that one counts the parent's
+            hwm = int(next(line for line in f if line.startswith("VmHWM:")).split()[1])  # kB
         return {"cpu_seconds": round(use.ru_utime + use.ru_stime, 1),  # this process's CPU time
                 "peak_rss_mb": round(max(hwm, self.peak["VmRSS"]) / 1024, 1),
                 "peak_anon_mb": round(self.peak["RssAnon"] / 1024, 1),
