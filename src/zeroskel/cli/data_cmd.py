@@ -166,15 +166,18 @@ def _prepare(args: argparse.Namespace) -> int:
         check_dataset_name(args.dataset)
     except UnknownNameError as err:
         return _error(str(err), EXIT_USAGE)
-    from zeroskel.data.cache import prepare_cache
+    from zeroskel.data.cache import prepare_cache, read_manifest
+    from zeroskel.data.readers import open_dataset
 
     try:
-        dataset = load_dataset(args.dataset, args.root)
+        # NTU is streamed (two passes, memory bounded by the index); the small datasets are read whole
+        dataset = open_dataset(args.dataset, args.root)
         out = prepare_cache(dataset, args.out, progress=not args.no_progress)
+        manifest = read_manifest(out)
     except (OSError, ValueError, RuntimeError) as err:
         return _error(str(err), EXIT_ERROR)
-    print(f"{args.dataset}: {len(dataset)} samples cached in {out} "
-          f"({len(dataset.skipped)} skipped)")
+    print(f"{args.dataset}: {manifest['num_samples']} samples cached in {out} "
+          f"({len(manifest['skipped'])} skipped)")
     return 0
 
 

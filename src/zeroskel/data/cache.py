@@ -11,10 +11,14 @@ Layout of a finished cache folder::
 :func:`load_cache` returns samples whose ``joints`` are float16 ``np.memmap`` views of shape
 (M, T, V, 3), so an NTU-sized dataset never sits in RAM.
 
-Preparing writes into ``partial/``: the joints file is preallocated at its final size and filled
-chunk by chunk; a chunk is committed by a small ``chunk_NNNNN.done`` file written after its data is
-flushed. An interrupted run resumes from the committed chunks (if the plan, i.e. the dataset's
-names and shapes, is unchanged). Re-running on a finished cache of the same dataset is a no-op.
+Preparing streams the samples in two passes (memory bounded by the index, whatever the dataset
+size; a :class:`~zeroskel.data.sample.LazyDataset` reads one sample at a time). Pass 1 reads every
+sample for its shape, label and meta and commits them chunk by chunk (``partial/index_NNNNN.json``).
+Pass 2 preallocates the joints file at its final size, reads the samples again and fills it chunk by
+chunk; a chunk is committed by a small ``chunk_NNNNN.done`` file written after its data is flushed.
+An interrupted run (a kill, a full disk) resumes from the committed chunks of either pass if the
+plan, i.e. the dataset's entry names and the chunk size, is unchanged. Re-running on a finished
+cache of the same dataset is a no-op.
 """
 from __future__ import annotations
 
@@ -25,13 +29,14 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zeroskel.data.sample import SkeletonDataset, SkeletonSample, Skipped
+from zeroskel.data.sample import LazyDataset, SkeletonDataset, SkeletonSample, Skipped
 
 FORMAT = "zeroskel-cache/1"
 JOINTS_FILE = "joints.f16"
@@ -110,38 +115,53 @@ def _names_digest(names: list[str]) -> str:
     return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()
 
 
+class _LogProgress:
+    """Progress as plain lines (``desc: done/total (pct), elapsed, ETA``) about every 5% of the
+    work, for a run whose stderr is a log file rather than a terminal."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.done, self.next = total, desc, 0, 0.05
+        self.t0 = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        frac = self.done / max(self.total, 1)
+        if frac >= self.next or self.done == self.total:
+            elapsed = time.monotonic() - self.t0
+            eta = elapsed * (1 - frac) / max(frac, 1e-9)
+            print(f"{self.desc}: {self.done}/{self.total} ({frac:.0%}), {elapsed / 60:.1f} min, "
+                  f"ETA {eta / 60:.1f} min", file=sys.stderr, flush=True)
+            self.next = frac + 0.05
+
+    def __enter__(self) -> "_LogProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
 def _progress(total: int, desc: str, enabled: bool):
+    """A tqdm bar (with ETA) on a terminal, ETA lines in a log, nothing when not ``enabled``."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="sample",
-                disable=not enabled or not sys.stderr.isatty())
+    if enabled and not sys.stderr.isatty():
+        return _LogProgress(total, desc)
+    return tqdm(total=total, desc=desc, unit="sample", disable=not enabled)
 
 
 # --------------------------------------------------------------------------------------------
 # prepare
 
 
-def _plan(dataset: SkeletonDataset, chunk_size: int) -> dict[str, Any]:
-    shapes = []
-    for s in dataset.samples:
-        if s.joints.ndim != 4 or s.joints.shape[-1] != 3:
-            raise ValueError(f"{dataset.name}: sample {s.name}: joints have shape "
-                             f"{s.joints.shape}, expected (M, T, V, 3)")
-        shapes.append([int(d) for d in s.joints.shape])
-    sizes = [int(np.prod(shape)) for shape in shapes]
-    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
-    names = [s.name for s in dataset.samples]
-    return {
-        "format": FORMAT, "dataset": dataset.name, "num_samples": len(names),
-        "names_sha256": _names_digest(names),
-        "shapes_sha256": hashlib.sha256(json.dumps(shapes).encode()).hexdigest(),
-        "chunk_size": chunk_size, "total_values": int(offsets[-1]),
-        "offsets": offsets, "shapes": shapes,
-    }
+def _check_joints(name: str, joints: np.ndarray) -> list[int]:
+    """The shape of a sample's joints as a list; ValueError naming the sample when unusable."""
+    if joints.ndim != 4 or joints.shape[-1] != 3:
+        raise ValueError(f"sample {name}: joints have shape {joints.shape}, expected (M, T, V, 3)")
+    return [int(d) for d in joints.shape]
 
 
-def _finished(out_dir: Path, dataset: SkeletonDataset) -> bool:
-    """True when ``out_dir`` already holds a finished cache of this dataset (same names)."""
+def _finished(out_dir: Path, dataset: LazyDataset) -> bool:
+    """True when ``out_dir`` already holds a finished cache of this dataset (same entries)."""
     try:
         manifest = read_manifest(out_dir)
     except CacheError:
@@ -150,9 +170,8 @@ def _finished(out_dir: Path, dataset: SkeletonDataset) -> bool:
         path = out_dir / name
         if not path.is_file() or path.stat().st_size != entry["size"]:
             return False
-    names = [s.name for s in dataset.samples]
-    return (manifest["dataset"] == dataset.name and manifest["num_samples"] == len(names)
-            and manifest["names_sha256"] == _names_digest(names)
+    return (manifest["dataset"] == dataset.name
+            and manifest.get("entries_sha256") == _names_digest(dataset.entries)
             and manifest["class_names"] == list(dataset.class_names)
             and manifest["layout"] == dataset.layout)
 
@@ -178,18 +197,65 @@ def _write_chunk(joints_path: Path, samples: list[SkeletonSample], offset: int) 
         raise _named(joints_path, e) from None
 
 
-def prepare_cache(dataset: SkeletonDataset, out_dir: str | Path, *, progress: bool = True,
-                  chunk_size: int = 512) -> Path:
+def _index_pass(dataset: LazyDataset, partial: Path, chunk_size: int, progress: bool
+                ) -> list[dict[str, Any]]:
+    """Pass 1: read every entry once, keep its index row (shape, label, ...), drop its joints.
+
+    Each chunk of entries is committed as ``index_NNNNN.json``; a rerun reuses committed chunks.
+    Entries the reader rejects (``ValueError``) become ``{"skipped": reason}`` rows.
+    """
+    rows: list[dict[str, Any]] = []
+    n = len(dataset.entries)
+    with _progress(n, f"index {dataset.name}", progress) as bar:
+        for c, lo in enumerate(range(0, n, chunk_size)):
+            hi = min(lo + chunk_size, n)
+            path = partial / f"index_{c:05d}.json"
+            chunk = None
+            if path.is_file():
+                try:
+                    chunk = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    chunk = None
+            if not isinstance(chunk, list) or len(chunk) != hi - lo:
+                chunk = []
+                for i in range(lo, hi):
+                    try:
+                        s = dataset.read(i)
+                    except ValueError as err:  # the reader's verdict: skipped, as the eager readers do
+                        chunk.append({"name": dataset.entries[i], "skipped": str(err)})
+                        continue
+                    chunk.append({"entry": i, "name": s.name,
+                                  "shape": _check_joints(s.name, np.asarray(s.joints)),
+                                  "label": int(s.label), "subject": int(s.subject),
+                                  "meta": _json_safe(s.meta, f"sample {s.name}: meta"),
+                                  "source": str(s.source)})
+                    del s  # only the index row stays in memory
+                _write_json(path, chunk)
+            rows.extend(chunk)
+            bar.update(hi - lo)
+    return rows
+
+
+def prepare_cache(dataset: SkeletonDataset | LazyDataset, out_dir: str | Path, *,
+                  progress: bool = True, chunk_size: int = 512) -> Path:
     """Write ``dataset`` into a memory-mappable cache folder (see the module docstring).
 
+    Two passes over the samples, so memory stays bounded by the index whatever the dataset size:
+    pass 1 reads each sample to learn its shape (the index), pass 2 reads it again and writes its
+    joints into the preallocated ``joints.f16``. Both passes commit chunk by chunk under
+    ``partial/``, so a killed run resumes where it stopped.
+
     Args:
-        dataset: the samples to store (any layout; joints (M, T, V, 3)).
+        dataset: the samples to store (any layout; joints (M, T, V, 3)); a :class:`LazyDataset`
+            (e.g. :func:`zeroskel.data.readers.open_dataset`) is read one sample at a time.
         out_dir: the cache folder (created).
-        progress: show a progress bar (only on a terminal).
+        progress: show progress bars with an ETA (only on a terminal).
         chunk_size: samples per committed chunk (the unit an interrupted run resumes from).
 
     Returns the cache folder. A finished cache of the same dataset is left untouched.
     """
+    if isinstance(dataset, SkeletonDataset):
+        dataset = LazyDataset.from_dataset(dataset)
     out_dir = Path(out_dir)
     if _finished(out_dir, dataset):
         return out_dir
@@ -197,47 +263,68 @@ def prepare_cache(dataset: SkeletonDataset, out_dir: str | Path, *, progress: bo
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # an old, different cache is no longer finished
-    plan = _plan(dataset, chunk_size)
-    index_meta = [{"name": s.name, "meta": _json_safe(s.meta, f"sample {s.name}: meta"),
-                   "source": str(s.source)} for s in dataset.samples]
 
     partial = out_dir / PARTIAL
-    joints_path = partial / JOINTS_FILE
+    plan = {"format": FORMAT, "dataset": dataset.name, "num_entries": len(dataset.entries),
+            "entries_sha256": _names_digest(dataset.entries), "chunk_size": chunk_size}
     old_plan = None
     if (partial / PLAN).is_file():
         try:
             old_plan = json.loads((partial / PLAN).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             old_plan = None
-    if old_plan != plan or not joints_path.is_file():
+    if old_plan != plan:
         shutil.rmtree(partial, ignore_errors=True)
         try:
             partial.mkdir(parents=True)
-            with open(joints_path, "wb") as f:
-                f.truncate(plan["total_values"] * 2)  # preallocated, float16
         except OSError as e:
-            raise _named(joints_path, e) from None
+            raise _named(partial, e) from None
         _write_json(partial / PLAN, plan)
 
-    offsets = plan["offsets"]
-    num_chunks = (len(dataset.samples) + chunk_size - 1) // chunk_size
-    bar = _progress(len(dataset.samples), f"prepare {dataset.name}", progress)
-    with bar:
-        for c in range(num_chunks):
-            lo, hi = c * chunk_size, min((c + 1) * chunk_size, len(dataset.samples))
+    # pass 1: the index (shapes, labels, meta) of every usable sample
+    rows = _index_pass(dataset, partial, chunk_size, progress)
+    kept = [r for r in rows if "skipped" not in r]
+    skipped = list(dataset.skipped) + [Skipped(r["name"], r["skipped"]) for r in rows
+                                       if "skipped" in r]
+    sizes = np.array([int(np.prod(r["shape"])) for r in kept], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # (N + 1,) in values
+    total = int(offsets[-1])
+
+    # pass 2: preallocate the joints file once, then fill it chunk by chunk
+    joints_path = partial / JOINTS_FILE
+    if not joints_path.is_file() or joints_path.stat().st_size != total * 2:
+        for done in partial.glob("chunk_*.done"):
+            done.unlink()
+        try:
+            with open(joints_path, "wb") as f:
+                f.truncate(total * 2)  # preallocated (sparse), float16
+        except OSError as e:
+            raise _named(joints_path, e) from None
+    with _progress(len(kept), f"write {dataset.name}", progress) as bar:
+        for c, lo in enumerate(range(0, len(kept), chunk_size)):
+            hi = min(lo + chunk_size, len(kept))
             done = partial / f"chunk_{c:05d}.done"
             if not done.is_file():
-                _write_chunk(joints_path, dataset.samples[lo:hi], offsets[lo])
+                samples = []
+                for r in kept[lo:hi]:
+                    s = dataset.read(r["entry"])
+                    if _check_joints(s.name, np.asarray(s.joints)) != r["shape"]:
+                        raise ValueError(f"sample {s.name}: shape changed between the two passes "
+                                         f"({r['shape']} then {list(s.joints.shape)}); is the "
+                                         f"dataset folder being modified?")
+                    samples.append(s)
+                _write_chunk(joints_path, samples, int(offsets[lo]))
+                del samples
                 _write_json(done, {"chunk": c, "samples": [lo, hi]})
             bar.update(hi - lo)
 
     # finish: index, then move the joints into place, then the manifest (last)
-    index = np.zeros((len(dataset.samples), 6), dtype=np.int64)  # offset, M, T, V, label, subject
-    for i, (s, shape) in enumerate(zip(dataset.samples, plan["shapes"])):
-        index[i] = [offsets[i], *shape[:3], int(s.label), int(s.subject)]
-    buf = _npy_bytes(index)
-    _write_atomic(out_dir / INDEX_NPY, buf)
-    _write_json(out_dir / INDEX_JSON, index_meta)
+    index = np.zeros((len(kept), 6), dtype=np.int64)  # offset, M, T, V, label, subject
+    for i, r in enumerate(kept):
+        index[i] = [offsets[i], *r["shape"][:3], r["label"], r["subject"]]
+    _write_atomic(out_dir / INDEX_NPY, _npy_bytes(index))
+    _write_json(out_dir / INDEX_JSON, [{"name": r["name"], "meta": r["meta"], "source": r["source"]}
+                                       for r in kept])
     os.replace(joints_path, out_dir / JOINTS_FILE)
     files = {}
     for name in (JOINTS_FILE, INDEX_NPY, INDEX_JSON):
@@ -249,10 +336,11 @@ def prepare_cache(dataset: SkeletonDataset, out_dir: str | Path, *, progress: bo
         "class_names": list(dataset.class_names),
         "layout": dataset.layout,
         "root": str(dataset.root),
-        "num_samples": len(dataset.samples),
-        "total_values": plan["total_values"],
-        "names_sha256": plan["names_sha256"],
-        "skipped": [k.as_dict() for k in dataset.skipped],
+        "num_samples": len(kept),
+        "total_values": total,
+        "names_sha256": _names_digest([r["name"] for r in kept]),
+        "entries_sha256": plan["entries_sha256"],
+        "skipped": [k.as_dict() for k in skipped],
         "files": files,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

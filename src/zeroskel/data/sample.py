@@ -10,7 +10,7 @@ and what the reader skipped, with the reason (nothing is dropped silently).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -56,3 +56,53 @@ class SkeletonDataset:
 
     def labels(self) -> np.ndarray:
         return np.array([s.label for s in self.samples], dtype=np.int64)
+
+
+@dataclass
+class LazyDataset:
+    """A dataset read one sample at a time (``zeroskel data prepare`` of data larger than RAM).
+
+    ``entries`` names the candidate samples in order (known without reading them, e.g. from file
+    names); ``read(i)`` reads entry ``i`` and raises ``ValueError`` (naming the file) for one that
+    cannot be used, which is then reported in ``skipped`` like the eager readers do. ``skipped``
+    holds what was excluded before reading (e.g. a published missing-samples list).
+
+    Args:
+        name: registry name, e.g. ``ntu60``.
+        class_names: class names in label order.
+        layout: joint layout registry name.
+        entries: candidate sample names.
+        read: entry index -> :class:`SkeletonSample`.
+        skipped: entries or files excluded before reading, with the reason.
+        root: the dataset's folder.
+    """
+
+    name: str
+    class_names: list[str]
+    layout: str
+    entries: list[str]
+    read: Callable[[int], SkeletonSample]
+    skipped: list[Skipped] = field(default_factory=list)
+    root: str = ""
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def from_dataset(cls, dataset: SkeletonDataset) -> "LazyDataset":
+        """A view of an in-memory dataset (its samples are already read)."""
+        samples = dataset.samples
+        return cls(name=dataset.name, class_names=list(dataset.class_names), layout=dataset.layout,
+                   entries=[s.name for s in samples], read=samples.__getitem__,
+                   skipped=list(dataset.skipped), root=str(dataset.root))
+
+    def materialize(self) -> SkeletonDataset:
+        """Read every entry into an in-memory :class:`SkeletonDataset`."""
+        samples, skipped = [], list(self.skipped)
+        for i, name in enumerate(self.entries):
+            try:
+                samples.append(self.read(i))
+            except ValueError as err:
+                skipped.append(Skipped(name, str(err)))
+        return SkeletonDataset(name=self.name, class_names=list(self.class_names), layout=self.layout,
+                               samples=samples, skipped=skipped, root=self.root)

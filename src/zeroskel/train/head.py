@@ -74,8 +74,12 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
                meta: dict[str, Any], evaluate: Callable[[torch.nn.Module], dict[str, float]] | None,
                select: str | None, candidates: Sequence[int] | None = None,
                stop_after: int | None = None,
-               on_epoch: Callable[[list[dict[str, Any]]], None] | None = None) -> tuple[Path, FitResult]:
+               on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
+               rows: Sequence[int] | None = None) -> tuple[Path, FitResult]:
     """Train a head on ``feats`` (views, N, C, T', V) of the ``classes`` (global ids).
+
+    ``rows`` selects the clips (along N) to train on (default all) without copying ``feats``, which
+    may be a memory map of a feature file larger than RAM: each batch reads only its clips.
 
     A head may define ``post_fit(*, feats, labels, class_text, seen, candidates, device, seed)``, a
     second training stage run after the SGD epochs (before each validation and before saving);
@@ -89,11 +93,13 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
     classes = [int(c) for c in classes]
     label_map = torch.full((int(class_text.shape[1]),), -1, dtype=torch.long)
     label_map[classes] = torch.arange(len(classes))
-    y = label_map[labels]
+    rows_t = (torch.arange(feats.shape[1]) if rows is None
+              else torch.as_tensor(np.asarray(rows, dtype=np.int64)))  # (n,) clips to train on
+    y = label_map[labels[rows_t]]                             # (n,)
     if (y < 0).any():
         raise ValueError("train_head: a training label is not among the training classes")
     seen_text = class_text[:, classes].to(device)            # (P, K_seen, N_a, D)
-    views, n = feats.shape[0], feats.shape[1]
+    views, n = feats.shape[0], len(rows_t)
     full_meta = {**meta, "model": cfg.head.name,
                  "model_kwargs": head_kwargs(cfg, int(feats.shape[2]), int(class_text.shape[-1]))}
     torch.manual_seed(seed)
@@ -109,7 +115,7 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
         stop = n - (n % bs) if n > bs else n                  # drop the ragged last batch
         for i in range(0, stop, bs):
             idx = order[i:i + bs]
-            yield feats[view[idx], idx].float(), y[idx]       # (B, C, T', V), (B,)
+            yield feats[view[idx], rows_t[idx]].float(), y[idx]  # (B, C, T', V), (B,)
 
     def step(batch) -> torch.Tensor:
         x, t = batch
@@ -123,7 +129,8 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
         # Heads with a second stage (e.g. CADA-VAE's classifier on generated latents) fit it here,
         # from the seen-class features and the text of every candidate class.
         if post_fit is not None:
-            post_fit(feats=feats, labels=labels, class_text=class_text, seen=classes,
+            sub = (feats, labels) if rows is None else (feats[:, rows_t], labels[rows_t])
+            post_fit(feats=sub[0], labels=sub[1], class_text=class_text, seen=classes,
                      candidates=cand, device=device, seed=seed)
 
     def run_eval(epoch: int) -> dict[str, float]:

@@ -42,7 +42,7 @@ import torch
 
 from zeroskel.config import load_config, save_config, to_dict
 from zeroskel.train import metrics as M
-from zeroskel.train.features import extract_features, load_features
+from zeroskel.train.features import extract_features, load_features, map_tensors
 from zeroskel.train.head import BRANCHES, head_epochs, load_head, score_features, train_head
 from zeroskel.train.io import load_tensors, read_json, save_tensors, write_json
 from zeroskel.train.plan import Stage, StageClock
@@ -440,11 +440,11 @@ class Run:
             # which stay unseen by both encoder and head and serve the calibration below
             tf, tl = self._features(seed, "train")
             keep = ~np.isin(self._feature_indices(seed, "train"), sp.holdout)
-            tf, tl = tf[:, torch.from_numpy(keep)], tl[torch.from_numpy(keep)]
-            total = head_epochs(cfg, tf.shape[1])
+            rows = np.nonzero(keep)[0]  # train on these rows of the (memory-mapped) file
+            total = head_epochs(cfg, len(rows))
             stop = max(0, min(total - 1, round(choice["fraction"] * total) - 1))
             path, res = train_head(cfg, feats=tf, labels=tl, classes=sp.seen, class_text=text,
-                                   out_dir=d / "head", seed=seed, device=self.device,
+                                   rows=rows, out_dir=d / "head", seed=seed, device=self.device,
                                    meta={**meta, "seen": list(map(int, sp.seen)),
                                          "unseen": list(map(int, sp.unseen))},
                                    evaluate=None, select=None, stop_after=stop,
@@ -480,8 +480,8 @@ class Run:
         return res.history
 
     def _feature_indices(self, seed: int, name: str) -> np.ndarray:
-        tensors, _ = load_tensors(self.encoder_dir(seed) / "features" / f"{name}.safetensors")
-        return tensors["indices"].numpy()
+        tensors = map_tensors(self.encoder_dir(seed) / "features" / f"{name}.safetensors")
+        return tensors["indices"].numpy().copy()
 
     def _transfer_gamma(self, seed: int, head_path: Path, choice: dict[str, Any]) -> dict[str, Any]:
         """The GZSL calibration factor of the final head, from the validation protocol's.

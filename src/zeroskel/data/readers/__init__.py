@@ -16,7 +16,7 @@ from zeroskel.data.readers.kinect_v1 import (
     load_utd_mhad,
     load_utkinect,
 )
-from zeroskel.data.sample import SkeletonDataset
+from zeroskel.data.sample import LazyDataset, SkeletonDataset
 
 
 def _ntu(version: int) -> Callable[..., SkeletonDataset]:
@@ -26,6 +26,16 @@ def _ntu(version: int) -> Callable[..., SkeletonDataset]:
         return load_ntu(root, version, **options)
 
     return load
+
+
+def _open_ntu(version: int) -> Callable[..., LazyDataset]:
+    def open_(root: str | Path, **options: Any) -> LazyDataset:
+        from zeroskel.data.readers.ntu import open_ntu
+
+        options.pop("progress", None)
+        return open_ntu(root, version, **options)
+
+    return open_
 
 
 def _pku(root: str | Path, **options: Any) -> SkeletonDataset:
@@ -43,6 +53,9 @@ READERS: dict[str, Callable[..., SkeletonDataset]] = {
     "ntu120": _ntu(120),
     "pku-mmd": _pku,
 }
+
+# Readers that list a dataset without reading it (the others are read whole, then wrapped).
+LAZY_READERS: dict[str, Callable[..., LazyDataset]] = {"ntu60": _open_ntu(60), "ntu120": _open_ntu(120)}
 
 # Joint layout each dataset is read into.
 DATASET_LAYOUTS: dict[str, str] = {
@@ -72,3 +85,13 @@ def load_dataset(name: str, root: str | Path, **options: Any) -> SkeletonDataset
             ``progress`` for NTU; ``progress`` for PKU-MMD).
     """
     return READERS[check_dataset_name(name)](root, **options)
+
+
+def open_dataset(name: str, root: str | Path, **options: Any) -> LazyDataset:
+    """Dataset ``name`` as a :class:`LazyDataset` (read one sample at a time where the reader can:
+    NTU 60/120; the small datasets and PKU-MMD are read whole and wrapped). Options as
+    :func:`load_dataset`."""
+    check_dataset_name(name)
+    if name in LAZY_READERS:
+        return LAZY_READERS[name](root, **options)
+    return LazyDataset.from_dataset(load_dataset(name, root, **options))

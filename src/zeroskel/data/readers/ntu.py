@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroskel.data import class_names as _class_names
-from zeroskel.data.sample import SkeletonDataset, SkeletonSample, Skipped
+from zeroskel.data.sample import LazyDataset, SkeletonDataset, SkeletonSample, Skipped
 
 NUM_JOINTS = 25
 NUM_BODY_INFO_FIELDS = 10
@@ -318,22 +318,14 @@ def read_missing_list(missing_list: str | Path | Iterable[str]) -> set[str]:
     return names
 
 
-def load_ntu(root: str | Path, version: int = 60, *,
-             missing_list: str | Path | Iterable[str] | None = None, progress: bool = True,
-             max_people: int = 2) -> SkeletonDataset:
-    """Load NTU RGB+D 60 or 120 from the ``*.skeleton`` files under ``root`` (searched recursively).
+def open_ntu(root: str | Path, version: int = 60, *,
+             missing_list: str | Path | Iterable[str] | None = None,
+             max_people: int = 2) -> LazyDataset:
+    """NTU RGB+D 60 or 120 as a :class:`LazyDataset`: the files are listed now, read on demand.
 
-    Args:
-        root: folder holding the raw ``.skeleton`` files (any depth).
-        version: 60 (setups S001-S017, 60 classes) or 120 (all setups, 120 classes). With 60, files
-            of the NTU120 extension found under ``root`` are reported once in ``skipped``.
-        missing_list: the dataset's "samples with missing skeletons" list (a text file, one name a
-            line, or the names): those samples are reported in ``skipped`` and not read.
-        progress: show a progress bar (only on a terminal).
-        max_people: the number of bodies kept per sample.
+    Which files are entries follows :func:`load_ntu` (same arguments); names that are not NTU names,
+    outside the version, duplicates or on the missing list are in ``skipped`` already.
     """
-    from tqdm import tqdm
-
     if version not in (60, 120):
         raise ValueError(f"NTU version must be 60 or 120, got {version}")
     root = Path(root)
@@ -344,13 +336,12 @@ def load_ntu(root: str | Path, version: int = 60, *,
         raise FileNotFoundError(f"no *.skeleton files under {root}")
     missing = read_missing_list(missing_list) if missing_list is not None else set()
     names = _class_names.NTU60 if version == 60 else _class_names.NTU120
-    samples: list[SkeletonSample] = []
+    entries: list[str] = []
+    paths: list[Path] = []
     skipped: list[Skipped] = []
     outside = 0
     seen: set[str] = set()
-    bar = tqdm(files, desc=f"ntu{version}", unit="file",
-               disable=not progress or not sys.stderr.isatty())
-    for path in bar:
+    for path in files:
         try:
             info = parse_ntu_name(path)
         except ValueError as err:
@@ -371,12 +362,46 @@ def load_ntu(root: str | Path, version: int = 60, *,
         if name in missing:
             skipped.append(Skipped(name, "listed as a sample with missing skeletons"))
             continue
-        try:
-            samples.append(load_ntu_sample(path, max_people=max_people, version=version))
-        except ValueError as err:  # includes SkeletonFormatError
-            skipped.append(Skipped(name, str(err)))
+        entries.append(name)
+        paths.append(path)
     if outside:
         skipped.append(Skipped(str(root), f"{outside} files of the NTU120 extension (setup > "
                                           f"{NTU60_MAX_SETUP}) are not part of NTU60"))
-    return SkeletonDataset(name=f"ntu{version}", class_names=list(names), layout="ntu25",
-                           samples=samples, skipped=skipped, root=str(root))
+
+    def read(i: int) -> SkeletonSample:
+        return load_ntu_sample(paths[i], max_people=max_people, version=version)
+
+    return LazyDataset(name=f"ntu{version}", class_names=list(names), layout="ntu25",
+                       entries=entries, read=read, skipped=skipped, root=str(root))
+
+
+def load_ntu(root: str | Path, version: int = 60, *,
+             missing_list: str | Path | Iterable[str] | None = None, progress: bool = True,
+             max_people: int = 2) -> SkeletonDataset:
+    """Load NTU RGB+D 60 or 120 from the ``*.skeleton`` files under ``root`` (searched recursively).
+
+    Everything is read into RAM; ``zeroskel data prepare`` streams :func:`open_ntu` instead.
+
+    Args:
+        root: folder holding the raw ``.skeleton`` files (any depth).
+        version: 60 (setups S001-S017, 60 classes) or 120 (all setups, 120 classes). With 60, files
+            of the NTU120 extension found under ``root`` are reported once in ``skipped``.
+        missing_list: the dataset's "samples with missing skeletons" list (a text file, one name a
+            line, or the names): those samples are reported in ``skipped`` and not read.
+        progress: show a progress bar (only on a terminal).
+        max_people: the number of bodies kept per sample.
+    """
+    from tqdm import tqdm
+
+    lazy = open_ntu(root, version, missing_list=missing_list, max_people=max_people)
+    samples: list[SkeletonSample] = []
+    skipped = list(lazy.skipped)
+    bar = tqdm(range(len(lazy)), desc=f"ntu{version}", unit="file",
+               disable=not progress or not sys.stderr.isatty())
+    for i in bar:
+        try:
+            samples.append(lazy.read(i))
+        except ValueError as err:  # includes SkeletonFormatError
+            skipped.append(Skipped(lazy.entries[i], str(err)))
+    return SkeletonDataset(name=lazy.name, class_names=lazy.class_names, layout=lazy.layout,
+                           samples=samples, skipped=skipped, root=lazy.root)
