@@ -43,7 +43,7 @@ def test_grid_runs_every_peer_with_its_text(grid):
     # the class text of each source: PURLS 8 slots x N_a, STAR 6 parts + name, JPoSE verb / noun / name
     shapes = {m: tuple(load_tensors(out / "utd-f1" / m / "text" / "class_text.safetensors")[0]["class_text"].shape)
               for m in ("purls", "star", "jpose")}
-    assert shapes["purls"][:2] == (8, 27) and shapes["star"][:3] == (7, 27, 1) and shapes["jpose"][:3] == (3, 27, 1)
+    assert shapes["purls"][:2] == (8, 27) and shapes["star"][:3] == (7, 27, 1) and shapes["jpose"][:3] == (6, 27, 1)
     # STAR got the kinect20 body-part map; the transductive run says so in its checkpoint
     head, meta = load_head(out / "utd-f1" / "star" / "seed0" / "head" / "best.safetensors", "cpu")
     assert head.part_joints == [[2, 3], [7, 11], [4, 5, 6, 8, 9, 10], [0, 1], [12, 13, 16, 17], [14, 15, 18, 19]]

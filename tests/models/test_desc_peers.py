@@ -98,7 +98,7 @@ def test_jpose_and_revise_pieces():
     assert mmd_rbf(a, a, 32.0).abs() < 1e-6 and mmd_rbf(a, a + 3.0, 32.0) > 0.05
 
 
-@pytest.mark.parametrize("name,p", [("purls", 8), ("star", 7), ("revise", 6), ("jpose", 3)])
+@pytest.mark.parametrize("name,p", [("purls", 8), ("star", 7), ("revise", 6), ("jpose", 6)])
 def test_state_round_trip(name, p):
     fmap, text, labels = inputs(p=p)
     head = tiny(name)

@@ -65,7 +65,7 @@ def test_slot_sources_shapes_and_content(side_info, counting):
     hands = slot_source_texts("purls", si, "sit to stand")[1]
     assert hands == ["sit to stand hands moves sit to stand arms moves"] * 3
     pos = build_class_text(si, enc, source="pos")
-    assert pos.shape == (3, 3, 1, 32)
+    assert pos.shape == (6, 3, 1, 32)
     with pytest.raises(SideInfoError, match="has no 'parts' descriptions"):
         build_class_text(side_info.__class__(side_info.classes), enc, source="parts")
     assert verb_noun(None, "right hand wave") == ("wave", "right hand", False)

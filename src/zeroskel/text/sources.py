@@ -14,7 +14,8 @@ phases (``SOURCE_SLOTS``; every slot holds N_a texts, a single text repeated whe
 - ``purls`` (PURLS): head, hands (+ arms), torso, legs (+ feet) descriptions, the three temporal
   phases and a global description (the ``spatial_coarse`` whole-body descriptions); N_a of the side
   information.
-- ``pos`` (JPoSE): the class's verb phrase, noun phrase and name; N_a = 1. The phrases come from an
+- ``pos`` (JPoSE, SynSE): the class's verb phrase, noun phrase and four times its name (the six-slot
+  layout of the generative peers' ``pos``); N_a = 1. The phrases come from an
   optional per-class verb / noun field of the side information when it has one (``verb_noun``), else
   from the class name (first word of ``ACTION_WORDS`` in it = verb, the rest = noun), logged.
 """
@@ -36,7 +37,7 @@ SOURCE_SLOTS: dict[str, tuple[str, ...]] = {
     "manual": PHASES, "one-turn": PHASES, "side-info": PHASES,
     "parts": PARTS + ("name",),
     "purls": ("head", "hands", "torso", "legs", "temporal_start", "temporal_middle", "temporal_end", "global"),
-    "pos": ("verb", "noun", "name"),
+    "pos": ("verb", "noun", "name", "name", "name", "name"),
 }
 # the PURLS slots that join two of our parts
 _PURLS_JOIN = {"hands": ("hands", "arms"), "legs": ("legs", "feet")}
@@ -157,7 +158,7 @@ def slot_source_texts(source: str, si: SideInformation, class_name: str) -> list
         if not found:
             LOG.info("%s: class %r has no verb / noun field; using the name split %r / %r",
                      si.origin, class_name, verb, noun)
-        return [[verb], [noun], [name]]
+        return [[verb], [noun]] + [[name]] * 4
     if source == "purls":
         n = si.num_descriptions
         out = []
