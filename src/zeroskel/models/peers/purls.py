@@ -25,7 +25,8 @@ the seen classes (fewer false negatives on small datasets; a deviation).
 Inference (the released code's test-time label leak fixed): the released code builds the test
 embedding with the queries of the *true* class's descriptions. Here every candidate class k is scored
 with its own queries: score(x, k) = cos(global slot of Proj(Attn(X, desc[:, k])), desc[global, k]),
-(N, K) in [-1, 1]. The leaking behaviour is not offered.
+(N, K) in [-1, 1]. The leaking behaviour is not offered. A training-mode forward computes no scores
+(its output's branches are empty; the loss builds each clip's embedding from its own class's queries).
 
 Deviations: LayerNorm instead of BatchNorm in the projection (per-candidate rows must not share batch
 statistics); text from the project's encoder (MiniLM by default) instead of CLIP with PURLS' prompt
@@ -124,11 +125,15 @@ class PurlsHead(ZeroShotHead):
         self.check_inputs(feature_map, class_text)
         desc = purls_slots(class_text).to(feature_map.dtype)                 # (S, K, D)
         attended = self.attend(self.tokens(feature_map), desc)               # (N, K, S, C)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.training):
-            emb = self.project(attended, GLOBAL_SLOT)                         # (N, K, D)
-            scores = torch.einsum("nkd,kd->nk", F.normalize(emb, dim=-1), desc[GLOBAL_SLOT])  # (N, K)
-        return HeadOutput(spatial=[scores], temporal=[], logit_scale=float(self.tau[GLOBAL_SLOT].detach()),
-                          extras={"attended": attended, "desc": desc})
+        extras = {"attended": attended, "desc": desc}
+        tau = float(self.tau[GLOBAL_SLOT].detach())
+        if self.training:
+            # the loss needs only the true class's queries (taken in ``loss``); scoring every candidate
+            # here would be wasted work, so a training-mode output carries no scores
+            return HeadOutput(spatial=[], temporal=[], logit_scale=tau, extras=extras)
+        emb = self.project(attended, GLOBAL_SLOT)                             # (N, K, D)
+        scores = torch.einsum("nkd,kd->nk", F.normalize(emb, dim=-1), desc[GLOBAL_SLOT])  # (N, K)
+        return HeadOutput(spatial=[scores], temporal=[], logit_scale=tau, extras=extras)
 
     def loss(self, output: HeadOutput, labels: torch.Tensor) -> torch.Tensor:
         """Mean over slots of the official InfoNCE (or the class cross-entropy), the clip's embedding
