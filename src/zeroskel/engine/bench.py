@@ -111,6 +111,9 @@ METHODS: dict[str, Method] = {
                                       "the unseen classes' text during training"),
     "revise": Method("revise", "official", overrides=dict(_PEER_ADAM),
                      about="ReViSE (Tsai et al., ICCV 2017; SynSE's skeleton version), averaged side information"),
+    "revise-text": Method("revise", "official", {"detach_text": False}, overrides=dict(_PEER_ADAM),
+                          about="ReViSE with the hinge also training the text transforms (the official code "
+                                "detaches them)"),
     "jpose": Method("jpose", "official", overrides={**_PEER_ADAM, "text.source": "pos"},
                     about="JPoSE (Wray et al., ICCV 2019; SynSE's skeleton version), verb / noun phrases"),
 }
