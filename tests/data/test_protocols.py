@@ -20,6 +20,7 @@ EXPECTED_NAMES = (
     + [f"{d}-r{i}" for d in ("ntu60", "ntu120", "pku51") for i in (1, 2, 3)]
     + ["ntu60-40/20", "ntu60-30/30"]
     + [f"utd-f{i}" for i in range(1, 6)] + [f"msr-f{i}" for i in range(1, 5)] + ["utk-f1", "utk-f2"]
+    + ["utd-purls-22/5", "utd-purls-18/9", "utd-purls-14/13", "nwucla-purls-8/2", "nwucla-purls-5/5"]
 )
 
 
@@ -36,7 +37,7 @@ def test_registry_complete_and_consistent():
         k = len(BY_DATASET[p.dataset])
         assert p.num_classes == k
         assert sorted(p.seen + p.unseen) == list(range(k))
-        m = re.fullmatch(r"\w+-(\d+)/(\d+)", name)
+        m = re.fullmatch(r"[\w-]+?-(\d+)/(\d+)", name)
         if m:
             assert (len(p.seen), len(p.unseen)) == (int(m.group(1)), int(m.group(2)))
     assert get_protocol("ntu60-55/5").unseen == (10, 11, 19, 26, 56)
@@ -44,7 +45,7 @@ def test_registry_complete_and_consistent():
     assert get_protocol("ntu120-r2").dataset == "ntu120"
     # the folds of each small dataset cover every class exactly once
     for prefix, ds in (("utd", "utd-mhad"), ("msr", "msr-action3d"), ("utk", "utkinect")):
-        unseen = [c for n in list_protocols(ds) for c in get_protocol(n).unseen]
+        unseen = [c for n in list_protocols(ds) if re.search(r"-f\d$", n) for c in get_protocol(n).unseen]
         assert sorted(unseen) == list(range(len(BY_DATASET[ds])))
     assert list_protocols("utkinect") == ["utk-f1", "utk-f2"]
 
@@ -64,6 +65,21 @@ def test_registry_matches_reference_tables():
                 assert list(get_protocol(f"{m.group(1)}-r{i}").unseen) == [int(c) for c in part.split(",")]
                 checked += 1
     assert checked == 26  # all table rows (the two larger NTU60 splits are in prose)
+
+
+def test_purls_literature_splits():
+    """PURLS's supplementary Table 8 unseen lists (its class order is the project's), our sample splits."""
+    expected = {"utd-purls-22/5": [24, 14, 4, 23, 17], "utd-purls-18/9": [0, 3, 7, 16, 6, 18, 11, 13, 1],
+                "utd-purls-14/13": [12, 8, 24, 23, 0, 13, 10, 21, 20, 1, 6, 19, 9],
+                "nwucla-purls-8/2": [1, 4], "nwucla-purls-5/5": [1, 3, 4, 6, 8]}
+    for name, unseen in expected.items():
+        p = get_protocol(name)
+        assert list(p.unseen) == sorted(unseen)
+        assert p.split == ("xsub-odd" if name.startswith("utd") else "nwucla-view")
+        assert "sample split" in p.note and p.as_dict()["note"] == p.note
+    assert get_protocol("utd-purls-22/5").as_dict()["unseen_names"] == [
+        "right arm throw", "tennis right hand forehand swing", "two hand push", "sit to stand", "stand to sit"]
+    assert "note" not in get_protocol("utd-f1").as_dict()
 
 
 def test_unknown_protocol():
@@ -106,7 +122,8 @@ def test_utd_folds(utd_root):
         _check_splits(ds, sp, get_protocol(name))
         subjects = np.array([s.subject for s in ds.samples])
         assert set(subjects[sp.train] % 2) == {1} and set(subjects[sp.test_seen] % 2) == {0}
-        total_unseen_test += len(sp.test_unseen)
+        if re.search(r"-f\d$", name):
+            total_unseen_test += len(sp.test_unseen)
         # stratified ~20% holdout
         for c in sp.seen:
             n = int(np.sum(ds.labels()[sp.train] == c))

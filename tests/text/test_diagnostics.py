@@ -20,7 +20,7 @@ def utd():
 
 @pytest.fixture(scope="module")
 def utd_report(utd, minilm):
-    protocols = {n: get_protocol(n).as_dict()["unseen_names"] for n in list_protocols("utd-mhad")}
+    protocols = {n: get_protocol(n).as_dict()["unseen_names"] for n in list_protocols("utd-mhad") if n in UTD_FOLDS}
     return check_side_info(utd, minilm, protocols=protocols)
 
 

@@ -42,7 +42,7 @@ def test_one_turn(tmp_path, side_info):
 
 
 def test_side_info_and_unknown(side_info):
-    assert SOURCES == ("manual", "one-turn", "side-info")
+    assert SOURCES == ("manual", "one-turn", "side-info", "parts", "purls", "pos")
     assert make_source("side-info", side_info) is side_info
     with pytest.raises(ValueError, match="needs side information"):
         make_source("side-info", ["walk"])

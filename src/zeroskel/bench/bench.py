@@ -68,6 +68,8 @@ class Method:
 
 
 _PEER_SGD = {"head.lr": 0.001, "head.weight_decay": 0.0}
+_PEER_ADAM = {"head.optimizer": "adamw", "head.lr": 0.001, "head.weight_decay": 0.0}
+_STAR_LAPTOP = {"num_prompts": 32, "prompt_dim": 128, "logit_scale": 10.0}
 
 METHODS: dict[str, Method] = {
     "neuron": Method("neuron", "official", about="Neuron, official-code behaviours with the laptop "
@@ -96,6 +98,24 @@ METHODS: dict[str, Method] = {
                        about="CADA-VAE (Schonfeld et al., CVPR 2019)"),
     "smie": Method("smie", "official", overrides={"head.lr": 0.1},
                    about="SMIE (Zhou et al., ACM MM 2023)"),
+    # description-level peers (zeroskel.models.peers.{purls,star,revise,jpose}); AdamW as their papers' Adam
+    "purls": Method("purls", "official", overrides={**_PEER_ADAM, "text.source": "purls"},
+                    about="PURLS (Zhu et al., CVPR 2024), per-candidate queries (the released code's "
+                          "test-time leak fixed), body-part + temporal + global descriptions"),
+    "star": Method("star", "official", dict(_STAR_LAPTOP), overrides={"head.lr": 0.01, "text.source": "parts"},
+                   about="STAR (Chen et al., ACM MM 2024), six body parts, laptop widths (32 prompts x 128), "
+                         "logit scale 10; part-label text alignment over the seen classes only"),
+    "star-transductive": Method("star", "official", {**_STAR_LAPTOP, "align": "all"},
+                                overrides={"head.lr": 0.01, "text.source": "parts"},
+                                about="STAR as the official code: TRANSDUCTIVE, its alignment loss reads "
+                                      "the unseen classes' text during training"),
+    "revise": Method("revise", "official", overrides=dict(_PEER_ADAM),
+                     about="ReViSE (Tsai et al., ICCV 2017; SynSE's skeleton version), averaged side information"),
+    "revise-text": Method("revise", "official", {"detach_text": False}, overrides=dict(_PEER_ADAM),
+                          about="ReViSE with the hinge also training the text transforms (the official code "
+                                "detaches them)"),
+    "jpose": Method("jpose", "official", overrides={**_PEER_ADAM, "text.source": "pos"},
+                    about="JPoSE (Wray et al., ICCV 2019; SynSE's skeleton version), verb / noun phrases"),
 }
 
 # What the shared encoder run depends on; a method may not change it.

@@ -63,6 +63,8 @@ def _show(args: argparse.Namespace) -> int:
     names = BY_DATASET[proto.dataset]
     print(f"{proto.name}: dataset {proto.dataset}, split rule {proto.split}, "
           f"{len(proto.seen)} seen / {len(proto.unseen)} unseen classes")
+    if proto.note:
+        print(f"note: {proto.note}")
     print("unseen:")
     for c in proto.unseen:
         print(f"  {c:3d} {names[c]}")

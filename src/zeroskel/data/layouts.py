@@ -363,3 +363,56 @@ def stored_order_permutation(order: str) -> np.ndarray:
         raise UnknownNameError(f"unknown Kinect v1 joint order {order!r}; known: "
                                f"{', '.join(KINECT20_STORED_ORDERS)}") from None
     return np.array([names.index(j) for j in KINECT20_JOINTS], dtype=np.int64)
+
+
+# --- Body parts ----------------------------------------------------------------------------------
+# Six parts (STAR's head / hand / arm / hip / leg / foot, here head, hands, arms, torso, legs, feet):
+# every joint of a layout is in exactly one part; names match the side information's ``parts`` keys.
+# PURLS's four parts are unions of them (``PURLS_PARTS``: head, hands = hands + arms, torso,
+# legs = legs + feet; its own NTU groups overlap at the shoulders and hips, ours do not).
+BODY_PARTS: tuple[str, ...] = ("head", "hands", "arms", "torso", "legs", "feet")
+PURLS_PARTS: dict[str, tuple[str, ...]] = {"head": ("head",), "hands": ("hands", "arms"),
+                                           "torso": ("torso",), "legs": ("legs", "feet")}
+
+
+def _both(*names: str) -> tuple[str, ...]:
+    return tuple(f"{s}_{n}" for n in names for s in ("left", "right"))
+
+
+_PART_JOINTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ntu25": {"head": ("neck", "head", "spine_shoulder"),
+              "hands": _both("hand", "hand_tip", "thumb"),
+              "arms": _both("shoulder", "elbow", "wrist"),
+              "torso": ("spine_base", "spine_mid"),
+              "legs": _both("hip", "knee"),
+              "feet": _both("ankle", "foot")},
+    "kinect20": {"head": ("head", "shoulder_center"), "hands": _both("hand"),
+                 "arms": _both("shoulder", "elbow", "wrist"), "torso": ("hip_center", "spine"),
+                 "legs": _both("hip", "knee"), "feet": _both("ankle", "foot")},
+    # pose-estimator layouts: no spine, so the hips are the torso and the legs are the knees;
+    # the wrists are the hands where no hand joints exist
+    "coco17": {"head": ("nose",) + _both("eye", "ear"), "hands": _both("wrist"),
+               "arms": _both("shoulder", "elbow"), "torso": _both("hip"), "legs": _both("knee"),
+               "feet": _both("ankle")},
+    "openpose18": {"head": ("nose", "neck") + _both("eye", "ear"), "hands": _both("wrist"),
+                   "arms": _both("shoulder", "elbow"), "torso": _both("hip"), "legs": _both("knee"),
+                   "feet": _both("ankle")},
+    "mediapipe33": {"head": ("nose", "mouth_left", "mouth_right")
+                    + _both("eye_inner", "eye", "eye_outer", "ear"),
+                    "hands": _both("pinky", "index", "thumb"), "arms": _both("shoulder", "elbow", "wrist"),
+                    "torso": _both("hip"), "legs": _both("knee"), "feet": _both("ankle", "heel", "foot_index")},
+}
+
+
+def body_part_joints(layout: str | Layout, parts: str = "six") -> dict[str, tuple[int, ...]]:
+    """Joint indices of each body part of ``layout``: ``parts="six"`` (``BODY_PARTS``, STAR) or
+    ``"purls"`` (``PURLS_PARTS``). Every joint is in exactly one part; indices ascend."""
+    lay = get_layout(layout)
+    if lay.name not in _PART_JOINTS:
+        raise UnknownNameError(f"layout {lay.name!r} has no body-part map; known: {', '.join(_PART_JOINTS)}")
+    six = {p: tuple(sorted(lay.index(j) for j in _PART_JOINTS[lay.name][p])) for p in BODY_PARTS}
+    if parts == "six":
+        return six
+    if parts == "purls":
+        return {p: tuple(sorted(i for q in qs for i in six[q])) for p, qs in PURLS_PARTS.items()}
+    raise ValueError(f"parts must be 'six' or 'purls', got {parts!r}")

@@ -52,6 +52,10 @@ Split rules:
 - ``pku-xsub`` / ``pku-xview``: the dataset's own lists, stored by the reader in ``meta["xsub"]`` /
   ``meta["xview"]`` as ``"train"`` or ``"test"``.
 - ``nwucla-view``: views 1 and 2 train, view 3 tests.
+
+Literature splits on the small datasets: ``utd-purls-22/5``, ``utd-purls-18/9``, ``utd-purls-14/13``,
+``nwucla-purls-8/2``, ``nwucla-purls-5/5`` take PURLS's unseen classes (its supplementary Table 8) with
+this project's sample split (PURLS does not document its own); each entry's ``note`` says so.
 """
 from __future__ import annotations
 
@@ -114,6 +118,7 @@ class Protocol:
     dataset: str
     split: str
     unseen: tuple[int, ...]
+    note: str = ""     # where the protocol comes from, what differs from its source (``protocols show``)
 
     @property
     def num_classes(self) -> int:
@@ -129,7 +134,7 @@ class Protocol:
         return {"name": self.name, "dataset": self.dataset, "split": self.split,
                 "unseen": list(self.unseen), "seen": list(self.seen),
                 "unseen_names": [names[c] for c in self.unseen],
-                "seen_names": [names[c] for c in self.seen]}
+                "seen_names": [names[c] for c in self.seen], **({"note": self.note} if self.note else {})}
 
 
 @lru_cache(maxsize=1)
@@ -139,7 +144,7 @@ def _registry() -> dict[str, Protocol]:
     out = {}
     for name, entry in doc["protocols"].items():
         proto = Protocol(name=name, dataset=entry["dataset"], split=entry["split"],
-                         unseen=tuple(sorted(int(c) for c in entry["unseen"])))
+                         unseen=tuple(sorted(int(c) for c in entry["unseen"])), note=str(entry.get("note", "")))
         if proto.dataset not in BY_DATASET or proto.split not in SPLIT_RULES:
             raise ValueError(f"protocols.json: {name}: unknown dataset or split rule")
         if not proto.unseen or proto.unseen[-1] >= proto.num_classes or proto.unseen[0] < 0:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from zeroskel.text.embed_cache import CachedEncoder
 from zeroskel.text.encoders import TextEncoder
 from zeroskel.text.sideinfo import PHASES, TEMPORAL_PHASES, SideInformation, validate
-from zeroskel.text.sources import make_source
+from zeroskel.text.sources import SOURCE_SLOTS, make_source, slot_source_texts
 
 TEMPORAL_MODES: tuple[str, ...] = ("phase", "cumulative")
 DEFAULT_TEMPORAL = "phase"
@@ -94,6 +94,8 @@ def build_class_text(side_info: SideInformation | None, encoder: "TextEncoder | 
     if side_info is None and class_names is None:
         raise ValueError("build_class_text: give side_info or class_names")
     names = list(class_names) if class_names is not None else side_info.class_names
+    if source in ("parts", "purls", "pos"):
+        return _build_slot_text(side_info, encoder, names, source, cache_dir)
     unknown = [p for p in phases if p not in PHASES]
     if unknown:
         raise ValueError(f"unknown phases {unknown} (expected some of {', '.join(PHASES)})")
@@ -114,6 +116,22 @@ def build_class_text(side_info: SideInformation | None, encoder: "TextEncoder | 
     texts = [t for p in phases for n in names for t in slot_texts(si, n, p, temporal)]  # P * K * N_a, phase-major
     emb = _encode_unique(texts, encoder)                                 # (P * K * N_a, D)
     emb = emb.reshape(P, K, N, emb.shape[-1])                            # (P, K, N_a, D)
+    return F.normalize(emb, dim=-1).contiguous()
+
+
+def _build_slot_text(side_info: SideInformation | None, encoder, names: list[str], source: str,
+                     cache_dir: str | os.PathLike | None) -> torch.Tensor:
+    """The (S, K, N_a, D) class text of a slot source (``parts``, ``purls``, ``pos``)."""
+    if side_info is None or isinstance(encoder, ClassTextTable):
+        raise ValueError(f"text source {source!r} needs side information and a text encoder "
+                         "(not a precomputed class-text table)")
+    si = validate(side_info.subset(names))
+    per_class = [slot_source_texts(source, si, n) for n in names]        # K x S x N_a
+    S, K, N = len(SOURCE_SLOTS[source]), len(names), len(per_class[0][0])
+    if cache_dir is not None:
+        encoder = CachedEncoder(encoder, cache_dir)
+    texts = [t for s in range(S) for k in range(K) for t in per_class[k][s]]  # slot-major
+    emb = _encode_unique(texts, encoder).reshape(S, K, N, -1)             # (S, K, N_a, D)
     return F.normalize(emb, dim=-1).contiguous()
 
 
@@ -138,11 +156,13 @@ def build_class_embeddings(texts_per_class: Sequence[Sequence[str]], encoder: Te
 
 
 def save_class_text(class_text: torch.Tensor, class_names: Sequence[str], path: str | os.PathLike, *,
-                    encoder_id: str = "", phases: Sequence[str] = PHASES, dataset: str = "",
+                    encoder_id: str = "", phases: Sequence[str] | None = None, dataset: str = "",
                     source: str = "", temporal: str = DEFAULT_TEMPORAL) -> Path:
     """Write a (P, K, N_a, D) tensor with its class names and temporal text mode: ``.safetensors``
-    (metadata) or ``.pt`` (dict)."""
+    (metadata) or ``.pt`` (dict). ``phases`` default: the slots of ``source`` (the six phases)."""
     path = Path(path)
+    if phases is None:
+        phases = SOURCE_SLOTS.get(source, PHASES)
     if class_text.dim() != 4 or class_text.shape[0] != len(phases) or class_text.shape[1] != len(class_names):
         raise ValueError(f"class_text {tuple(class_text.shape)} does not match {len(phases)} phases and "
                          f"{len(class_names)} classes")

@@ -7,10 +7,16 @@ On disk (``format: zeroskel-side-info/1``)::
 
     {"format": "zeroskel-side-info/1", "version": 2, "dataset": "utd-mhad", "source": "...", "num_descriptions": 5,
      "history": [{"version": 1, "source": "...", "num_descriptions": 5}],
-     "classes": [{"name": "right hand wave", "spatial_coarse": [5 strings], ..., "temporal_end": [...]}]}
+     "classes": [{"name": "right hand wave", "spatial_coarse": [5 strings], ..., "temporal_end": [...],
+                  "parts": {"head": "...", "hands": "...", "arms": "...", "torso": "...", "legs": "...",
+                            "feet": "..."}}]}
 
 ``version`` (an int) and ``history`` (a list of objects, one per earlier version of the descriptions) are
 optional; they are checked for type, kept on ``SideInformation`` and written back by ``save_side_info``.
+
+``parts`` (optional, the last key of a class): one short description per body part (``PARTS``) of
+what that part does in the action, for the part-level peers (STAR's six parts; PURLS's head / hands /
+torso / legs are head, hands+arms, torso, legs+feet). Either every class has it or none.
 
 Files shipped with the package live in ``zeroskel/text/side_info/<dataset>.json``.
 """
@@ -31,6 +37,7 @@ PHASES: tuple[str, ...] = (
 )
 SPATIAL_PHASES: tuple[str, ...] = PHASES[:3]
 TEMPORAL_PHASES: tuple[str, ...] = PHASES[3:]
+PARTS: tuple[str, ...] = ("head", "hands", "arms", "torso", "legs", "feet")
 
 # Overrides the directory that load_shipped / list_shipped read (tests, user-authored sets).
 SIDE_INFO_DIR_ENV = "ZEROSKEL_SIDE_INFO_DIR"
@@ -50,6 +57,7 @@ class SideInformation:
         source: where the descriptions came from (e.g. ``authored``, ``llm:gpt-4o``, ``official release``).
         version: revision number of the descriptions (optional).
         history: earlier revisions, e.g. ``[{"version": 1, "source": "...", "num_descriptions": 5}]``.
+        parts: class name -> {part: description} for every part of ``PARTS`` (optional, all or no classes).
     """
 
     classes: dict[str, dict[str, list[str]]]
@@ -57,6 +65,7 @@ class SideInformation:
     source: str = ""
     version: int | None = None
     history: list[dict] = field(default_factory=list)
+    parts: dict[str, dict[str, str]] = field(default_factory=dict)  # class -> {part: text} (optional)
     origin: str = field(default="<memory>", compare=False)  # file it was read from, for error messages
 
     @property
@@ -90,6 +99,14 @@ class SideInformation:
             raise KeyError(f"{self.origin}: class {class_name!r} not in side information")
         return list(self.classes[class_name][phase])
 
+    def part_text(self, class_name: str, part: str) -> str:
+        """The body-part description of one class (``part`` in ``PARTS``)."""
+        if class_name not in self.parts:
+            raise KeyError(f"{self.origin}: class {class_name!r} has no 'parts' descriptions")
+        if part not in PARTS:
+            raise KeyError(f"{self.origin}: unknown part {part!r} (expected one of {', '.join(PARTS)})")
+        return self.parts[class_name][part]
+
     def subset(self, class_names: Iterable[str]) -> "SideInformation":
         """A copy holding only ``class_names``, in that order (every name must be present)."""
         names = list(class_names)
@@ -100,6 +117,7 @@ class SideInformation:
             {n: {p: list(self.classes[n][p]) for p in PHASES} for n in names},
             dataset=self.dataset, source=self.source, version=self.version,
             history=[dict(h) for h in self.history], origin=self.origin,
+            parts={n: dict(self.parts[n]) for n in names if n in self.parts},
         )
 
     def to_json(self) -> dict:
@@ -109,7 +127,9 @@ class SideInformation:
         obj.update(dataset=self.dataset, source=self.source, num_descriptions=self.num_descriptions)
         if self.history:
             obj["history"] = [dict(h) for h in self.history]
-        obj["classes"] = [{"name": n, **{p: list(per[p]) for p in PHASES}} for n, per in self.classes.items()]
+        obj["classes"] = [{"name": n, **{p: list(per[p]) for p in PHASES},
+                           **({"parts": dict(self.parts[n])} if n in self.parts else {})}
+                          for n, per in self.classes.items()]
         return obj
 
     @classmethod
@@ -124,13 +144,14 @@ class SideInformation:
         if not isinstance(entries, list):
             raise SideInfoError(f"{origin}: field 'classes' must be a list of class objects")
         classes: dict[str, dict[str, list[str]]] = {}
+        parts: dict[str, dict[str, str]] = {}
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                 raise SideInfoError(f"{origin}: classes[{i}] must be an object with a string 'name'")
             name = entry["name"]
             if name in classes:
                 raise SideInfoError(f"{origin}: class {name!r} appears twice")
-            unknown = sorted(set(entry) - set(PHASES) - {"name"})
+            unknown = sorted(set(entry) - set(PHASES) - {"name", "parts"})
             if unknown:
                 raise SideInfoError(f"{origin}: class {name!r} has unknown fields {unknown} "
                                     f"(phases are {', '.join(PHASES)})")
@@ -143,14 +164,29 @@ class SideInformation:
                     raise SideInfoError(f"{origin}: class {name!r} field {phase!r} must be a list of strings")
                 per_phase[phase] = list(texts)
             classes[name] = per_phase
+            if "parts" in entry:
+                parts[name] = _read_parts(entry["parts"], name, origin)
         version, history = _read_revisions(obj, origin)
         si = cls(classes, dataset=str(obj.get("dataset", "")), source=str(obj.get("source", "")), version=version,
-                 history=history, origin=origin)
+                 history=history, parts=parts, origin=origin)
         declared = obj.get("num_descriptions")
         if declared is not None and classes and declared != si.num_descriptions:
             raise SideInfoError(f"{origin}: field 'num_descriptions' is {declared} but class "
                                 f"{si.class_names[0]!r} has {si.num_descriptions} descriptions")
         return si
+
+
+def _read_parts(value: object, name: str, origin: str) -> dict[str, str]:
+    """A class's ``parts`` object: exactly the keys of ``PARTS``, each a non-empty string."""
+    if not isinstance(value, dict):
+        raise SideInfoError(f"{origin}: class {name!r} field 'parts' must be an object {{part: text}}")
+    if set(value) != set(PARTS):
+        raise SideInfoError(f"{origin}: class {name!r} field 'parts' has keys {sorted(value)}, "
+                            f"expected {', '.join(PARTS)}")
+    for part in PARTS:
+        if not isinstance(value[part], str) or not value[part].strip():
+            raise SideInfoError(f"{origin}: class {name!r} field 'parts' entry {part!r} must be a non-empty string")
+    return {part: value[part] for part in PARTS}
 
 
 def _is_int(value: object) -> bool:
@@ -217,6 +253,14 @@ def validate(si: SideInformation, class_names: Sequence[str] | None = None, *,
             for i, text in enumerate(texts):
                 if not isinstance(text, str) or not text.strip():
                     raise SideInfoError(f"{where}: class {name!r} field {phase!r} description {i} is empty")
+    if si.parts:
+        lacking = [n for n in si.classes if n not in si.parts]
+        if lacking:
+            raise SideInfoError(f"{where}: field 'parts' is given for some classes but not for {lacking}")
+        for name in si.parts:
+            if name not in si.classes:
+                raise SideInfoError(f"{where}: field 'parts' names class {name!r}, which has no descriptions")
+            _read_parts(si.parts[name], name, where)
     if expected < min_descriptions:
         raise SideInfoError(f"{where}: {expected} descriptions per phase, at least {min_descriptions} required")
     return si

@@ -6,18 +6,46 @@
   ``{class: text}`` mapping (or JSON file), or the first ``spatial_coarse`` description of full side
   information; replicated to all six phases (N_a = 1).
 - ``side-info``: the full multi-turn side information.
+
+Slot sources for the description-level peers: the class text tensor gets other slots than the six
+phases (``SOURCE_SLOTS``; every slot holds N_a texts, a single text repeated where there is one):
+
+- ``parts`` (STAR): the six body-part descriptions (``PARTS``) and the class name; N_a = 1.
+- ``purls`` (PURLS): head, hands (+ arms), torso, legs (+ feet) descriptions, the three temporal
+  phases and a global description (the ``spatial_coarse`` whole-body descriptions); N_a of the side
+  information.
+- ``pos`` (JPoSE, SynSE): the class's verb phrase, noun phrase and four times its name (the six-slot
+  layout of the generative peers' ``pos``); N_a = 1. The phrases come from an
+  optional per-class verb / noun field of the side information when it has one (``verb_noun``), else
+  from the class name (first word of ``ACTION_WORDS`` in it = verb, the rest = noun), logged.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from zeroskel.text.sideinfo import PHASES, SideInfoError, SideInformation, validate
+from zeroskel.text.sideinfo import PARTS, PHASES, SideInfoError, SideInformation, validate
 
-SOURCES: tuple[str, ...] = ("manual", "one-turn", "side-info")
+LOG = logging.getLogger(__name__)
+
+SOURCES: tuple[str, ...] = ("manual", "one-turn", "side-info", "parts", "purls", "pos")
+SOURCE_SLOTS: dict[str, tuple[str, ...]] = {
+    "manual": PHASES, "one-turn": PHASES, "side-info": PHASES,
+    "parts": PARTS + ("name",),
+    "purls": ("head", "hands", "torso", "legs", "temporal_start", "temporal_middle", "temporal_end", "global"),
+    "pos": ("verb", "noun", "name", "name", "name", "name"),
+}
+# the PURLS slots that join two of our parts
+_PURLS_JOIN = {"hands": ("hands", "arms"), "legs": ("legs", "feet")}
+# words that are the verb of a class name (fallback verb / noun split of ``pos``)
+ACTION_WORDS: frozenset[str] = frozenset(
+    "wave swipe clap throw cross shoot draw boxing swing curl serve push knock catch pick jogging walking "
+    "sit stand lunge squat hammer punch bend kick walk carry pull drop donning doffing pickup "
+    "bowling".split())
 
 
 def humanize_class_name(name: str) -> str:
@@ -56,6 +84,10 @@ def make_source(name: str, side_info_or_names: SideInformation | Sequence[str], 
             ``one-turn`` when ``descriptions`` is given).
         descriptions: for ``one-turn``: ``{class: text}`` or a JSON file of it.
     """
+    if name in ("parts", "purls", "pos"):
+        if isinstance(side_info_or_names, SideInformation):
+            return side_info_or_names
+        raise ValueError(f"source {name!r} needs side information, not class names")
     if name not in SOURCES:
         raise ValueError(f"unknown semantic source {name!r} (expected one of {', '.join(SOURCES)})")
     si = side_info_or_names if isinstance(side_info_or_names, SideInformation) else None
@@ -77,3 +109,66 @@ def make_source(name: str, side_info_or_names: SideInformation | Sequence[str], 
     if si is None:
         raise ValueError("source 'side-info' needs side information, not class names")
     return si
+
+
+def verb_noun(si: SideInformation | None, class_name: str) -> tuple[str, str, bool]:
+    """(verb phrase, noun phrase, from_field) of a class: an optional verb / noun field of the side
+    information (read wherever it is kept: a ``pos`` / ``phrases`` / ``verb_noun`` table on the object,
+    or ``verb`` / ``noun`` entries of the class), else a split of the readable class name."""
+    if si is not None:
+        for attr in ("pos", "phrases", "verb_noun"):
+            table = getattr(si, attr, None)
+            entry = table.get(class_name) if isinstance(table, Mapping) else None
+            if isinstance(entry, Mapping) and entry.get("verb") and entry.get("noun"):
+                return _first(entry["verb"]), _first(entry["noun"]), True
+            if isinstance(entry, (tuple, list)) and len(entry) == 2 and all(entry):
+                return _first(entry[0]), _first(entry[1]), True
+        entry = si.classes.get(class_name, {})
+        if entry.get("verb") and entry.get("noun"):
+            return _first(entry["verb"]), _first(entry["noun"]), True
+    words = humanize_class_name(class_name).split()
+    at = next((i for i, w in enumerate(words) if w.lower().strip("()") in ACTION_WORDS), 0)
+    verb = words[at]
+    noun = " ".join(words[:at] + words[at + 1:]) or verb
+    return verb, noun, False
+
+
+def _first(value) -> str:
+    return str(value[0]) if isinstance(value, (list, tuple)) else str(value)
+
+
+def source_slots(source: str) -> tuple[str, ...]:
+    """The slot names of the class text a source gives (``PHASES`` for the phase sources)."""
+    if source not in SOURCE_SLOTS:
+        raise ValueError(f"unknown semantic source {source!r} (expected one of {', '.join(SOURCES)})")
+    return SOURCE_SLOTS[source]
+
+
+def slot_source_texts(source: str, si: SideInformation, class_name: str) -> list[list[str]]:
+    """The texts of one class for a slot source (``parts``, ``purls``, ``pos``): one list per slot of
+    ``source_slots(source)``, all of one length N_a."""
+    if source in ("parts", "purls") and class_name not in si.parts:
+        raise SideInfoError(f"{si.origin}: class {class_name!r} has no 'parts' descriptions, which text "
+                            f"source {source!r} needs (add them to the side information)")
+    name = humanize_class_name(class_name)
+    if source == "parts":
+        return [[si.part_text(class_name, p)] for p in PARTS] + [[name]]
+    if source == "pos":
+        verb, noun, found = verb_noun(si, class_name)
+        if not found:
+            LOG.info("%s: class %r has no verb / noun field; using the name split %r / %r",
+                     si.origin, class_name, verb, noun)
+        return [[verb], [noun]] + [[name]] * 4
+    if source == "purls":
+        n = si.num_descriptions
+        out = []
+        for slot in SOURCE_SLOTS["purls"]:
+            if slot in PHASES:
+                out.append(si.texts(class_name, slot))
+            elif slot == "global":
+                out.append(si.texts(class_name, "spatial_coarse"))
+            else:
+                text = " ".join(si.part_text(class_name, p) for p in _PURLS_JOIN.get(slot, (slot,)))
+                out.append([text] * n)
+        return out
+    raise ValueError(f"{source!r} is not a slot source (expected parts, purls or pos)")

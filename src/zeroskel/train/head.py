@@ -22,11 +22,21 @@ from zeroskel.train.trainer import FitResult, SGDConfig, fit
 BRANCHES = ("spatial", "temporal", "fused")
 
 
-def head_kwargs(cfg: RunConfig, feat_dim: int, text_dim: int) -> dict[str, Any]:
-    """Constructor arguments of the configured head (``neuron_options`` reach Neuron heads only)."""
+def head_kwargs(cfg: RunConfig, feat_dim: int, text_dim: int, layout: str | None = None) -> dict[str, Any]:
+    """Constructor arguments of the configured head (``neuron_options`` reach Neuron heads only; a
+    head whose factory takes ``part_joints`` gets the body-part map of ``layout``)."""
     extra = dict(cfg.head.neuron_options) if cfg.head.name == "neuron" else {}
-    return {"variant": cfg.head.variant, "feat_dim": feat_dim, "text_dim": text_dim,
-            **extra, **dict(cfg.head.options)}
+    kwargs = {"variant": cfg.head.variant, "feat_dim": feat_dim, "text_dim": text_dim,
+              **extra, **dict(cfg.head.options)}
+    if layout and "part_joints" not in kwargs:
+        import inspect
+
+        from zeroskel.data.layouts import body_part_joints
+        from zeroskel.models import model_entrypoint
+
+        if "part_joints" in inspect.signature(model_entrypoint(cfg.head.name)).parameters:
+            kwargs["part_joints"] = [list(j) for j in body_part_joints(layout).values()]
+    return kwargs
 
 
 def head_temporal_text(cfg: RunConfig) -> str:
@@ -101,9 +111,16 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
     seen_text = class_text[:, classes].to(device)            # (P, K_seen, N_a, D)
     views, n = feats.shape[0], len(rows_t)
     full_meta = {**meta, "model": cfg.head.name,
-                 "model_kwargs": head_kwargs(cfg, int(feats.shape[2]), int(class_text.shape[-1]))}
+                 "model_kwargs": head_kwargs(cfg, int(feats.shape[2]), int(class_text.shape[-1]),
+                                             meta.get("layout"))}
     torch.manual_seed(seed)
     head = build_model(full_meta).to(device)
+    if getattr(head, "transductive", False):
+        # a transductive loss (STAR align=all) reads every class's text, unseen ones included
+        head.all_class_text = class_text.to(device)
+        full_meta["transductive"] = True
+        LOG.warning("head %s is TRANSDUCTIVE: its training loss uses the text of all %d classes, unseen ones "
+                    "included", cfg.head.name, int(class_text.shape[1]))
     bs = cfg.head.batch_size
     steps_per_epoch = max(1, n // bs)
     epochs = scaled_epochs(cfg.head.epochs, cfg.head.min_steps, steps_per_epoch)
