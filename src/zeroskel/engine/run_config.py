@@ -86,7 +86,8 @@ class HeadConfig:
     epochs: int = 30
     min_steps: int = 300
     batch_size: int = 64
-    optimizer: str = "sgd"           # sgd | adamw
+    optimizer: str = "sgd"           # sgd | adam | adamw (the VAE-family peers: adam)
+    betas: tuple[float, ...] = (0.9, 0.999)   # adam / adamw
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = True
