@@ -99,7 +99,7 @@ class HeadConfig:
 @dataclass
 class TextConfig:
     encoder: str = "minilm"          # minilm | a local model path | clip:... | precomputed:PATH
-    source: str = "side-info"        # side-info | one-turn | manual
+    source: str = "side-info"        # side-info | one-turn | manual | pos (verb, noun phrases)
     side_info: str = ""              # JSON file; empty: the side information shipped for the dataset
     cache_dir: str = ""              # embedding cache; empty: RUN_DIR/text_cache
     temporal: str = "auto"           # temporal slots: cumulative (start; +middle; +end) | phase |

@@ -12,6 +12,12 @@ On disk (``format: zeroskel-side-info/1``)::
 ``version`` (an int) and ``history`` (a list of objects, one per earlier version of the descriptions) are
 optional; they are checked for type, kept on ``SideInformation`` and written back by ``save_side_info``.
 
+A class may also carry ``"phrases": {"verb": str, "noun": str}`` (right after ``name``): the verb phrase
+and the noun phrase of its label, as SynSE's part-of-speech split of the label (``"right hand knock on
+door"`` -> verb ``"knock"``, noun ``"door, right hand"``; the noun phrase names the object or, without
+one, the body part that acts). Optional, both non-empty strings; kept on ``SideInformation.phrases``
+and read by the ``pos`` semantic source (``zeroskel.text.sources``).
+
 Files shipped with the package live in ``zeroskel/text/side_info/<dataset>.json``.
 """
 from __future__ import annotations
@@ -57,6 +63,7 @@ class SideInformation:
     source: str = ""
     version: int | None = None
     history: list[dict] = field(default_factory=list)
+    phrases: dict[str, dict[str, str]] = field(default_factory=dict)  # class -> {"verb", "noun"} (optional)
     origin: str = field(default="<memory>", compare=False)  # file it was read from, for error messages
 
     @property
@@ -100,6 +107,7 @@ class SideInformation:
             {n: {p: list(self.classes[n][p]) for p in PHASES} for n in names},
             dataset=self.dataset, source=self.source, version=self.version,
             history=[dict(h) for h in self.history], origin=self.origin,
+            phrases={n: dict(self.phrases[n]) for n in names if n in self.phrases},
         )
 
     def to_json(self) -> dict:
@@ -109,7 +117,8 @@ class SideInformation:
         obj.update(dataset=self.dataset, source=self.source, num_descriptions=self.num_descriptions)
         if self.history:
             obj["history"] = [dict(h) for h in self.history]
-        obj["classes"] = [{"name": n, **{p: list(per[p]) for p in PHASES}} for n, per in self.classes.items()]
+        obj["classes"] = [{"name": n, **({"phrases": dict(self.phrases[n])} if n in self.phrases else {}),
+                           **{p: list(per[p]) for p in PHASES}} for n, per in self.classes.items()]
         return obj
 
     @classmethod
@@ -124,16 +133,19 @@ class SideInformation:
         if not isinstance(entries, list):
             raise SideInfoError(f"{origin}: field 'classes' must be a list of class objects")
         classes: dict[str, dict[str, list[str]]] = {}
+        phrases: dict[str, dict[str, str]] = {}
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                 raise SideInfoError(f"{origin}: classes[{i}] must be an object with a string 'name'")
             name = entry["name"]
             if name in classes:
                 raise SideInfoError(f"{origin}: class {name!r} appears twice")
-            unknown = sorted(set(entry) - set(PHASES) - {"name"})
+            unknown = sorted(set(entry) - set(PHASES) - {"name", "phrases"})
             if unknown:
                 raise SideInfoError(f"{origin}: class {name!r} has unknown fields {unknown} "
-                                    f"(phases are {', '.join(PHASES)})")
+                                    f"(phases are {', '.join(PHASES)}; optional: phrases)")
+            if "phrases" in entry:
+                phrases[name] = _check_phrases(entry["phrases"], f"{origin}: class {name!r} field 'phrases'")
             per_phase: dict[str, list[str]] = {}
             for phase in PHASES:
                 if phase not in entry:
@@ -145,12 +157,22 @@ class SideInformation:
             classes[name] = per_phase
         version, history = _read_revisions(obj, origin)
         si = cls(classes, dataset=str(obj.get("dataset", "")), source=str(obj.get("source", "")), version=version,
-                 history=history, origin=origin)
+                 history=history, phrases=phrases, origin=origin)
         declared = obj.get("num_descriptions")
         if declared is not None and classes and declared != si.num_descriptions:
             raise SideInfoError(f"{origin}: field 'num_descriptions' is {declared} but class "
                                 f"{si.class_names[0]!r} has {si.num_descriptions} descriptions")
         return si
+
+
+def _check_phrases(value: object, where: str) -> dict[str, str]:
+    """``{"verb": str, "noun": str}``, both non-empty; SideInfoError naming ``where`` otherwise."""
+    if not isinstance(value, dict) or set(value) != {"verb", "noun"}:
+        raise SideInfoError(f"{where} must be an object with exactly the keys 'verb' and 'noun', got {value!r}")
+    for key in ("verb", "noun"):
+        if not isinstance(value[key], str) or not value[key].strip():
+            raise SideInfoError(f"{where}: {key!r} must be a non-empty string, got {value[key]!r}")
+    return {"verb": value["verb"], "noun": value["noun"]}
 
 
 def _is_int(value: object) -> bool:
@@ -201,6 +223,10 @@ def validate(si: SideInformation, class_names: Sequence[str] | None = None, *,
     missing = [n for n in (class_names or []) if n not in si.classes]
     if missing:
         raise SideInfoError(f"{where}: classes missing: {missing}")
+    for name in si.phrases:
+        if name not in si.classes:
+            raise SideInfoError(f"{where}: phrases given for class {name!r}, which has no descriptions")
+        _check_phrases(si.phrases[name], f"{where}: class {name!r} field 'phrases'")
     expected = si.num_descriptions
     first = si.class_names[0]
     for name, per_phase in si.classes.items():
