@@ -42,9 +42,32 @@ def test_one_turn(tmp_path, side_info):
 
 
 def test_side_info_and_unknown(side_info):
-    assert SOURCES == ("manual", "one-turn", "side-info")
+    assert SOURCES == ("manual", "one-turn", "side-info", "pos")
     assert make_source("side-info", side_info) is side_info
     with pytest.raises(ValueError, match="needs side information"):
         make_source("side-info", ["walk"])
     with pytest.raises(ValueError, match="unknown semantic source 'llm'"):
         make_source("llm", side_info)
+
+
+def test_pos_source_reads_phrases_and_logs_the_fallback(side_info, caplog):
+    side_info.phrases = {"sit to stand": {"verb": "stand up", "noun": "chair"}}
+    with caplog.at_level("WARNING", logger="zeroskel"):
+        pos = make_source("pos", side_info)
+    assert pos.num_descriptions == 1 and pos.class_names == side_info.class_names
+    assert [pos.texts("sit to stand", p)[0] for p in PHASES] == ["stand up", "chair"] + ["sit to stand"] * 4
+    # no phrases: the readable name in every slot, and the log names the classes
+    assert all(pos.texts("stand to sit", p) == ["stand to sit"] for p in PHASES)
+    assert "right hand wave, stand to sit" in caplog.text and "sit to stand," not in caplog.text
+
+
+def test_pos_source_on_every_shipped_dataset():
+    from zeroskel.text.sideinfo import list_shipped, load_shipped
+
+    for dataset in ("utd-mhad", "msr-action3d", "utkinect", "nw-ucla"):
+        assert dataset in list_shipped()
+        si = load_shipped(dataset)
+        assert set(si.phrases) == set(si.class_names), dataset
+        pos = make_source("pos", si)
+        pairs = {(pos.texts(n, PHASES[0])[0], pos.texts(n, PHASES[1])[0]) for n in si.class_names}
+        assert len(pairs) == len(si.class_names), f"{dataset}: two classes share a (verb, noun) pair"
