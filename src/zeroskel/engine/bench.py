@@ -134,6 +134,7 @@ CSV_COLUMNS = (
     + [f"zsl_{k}" for k in ("fused", "spatial", "temporal", "either_branch")]
     + [f"zsl_{b}_phase{e}" for b in ("spatial", "temporal") for e in (1, 2, 3)]
     + [f"gzsl_{b}_{m}" for b in ("fused", "spatial", "temporal") for m in ("S", "U", "H", "gamma")]
+    + [f"gzsl_gating_{m}" for m in ("S", "U", "H")]   # SynSE's gate (generative peers; validation protocol)
     + ["head_epoch", "num_test_seen", "num_test_unseen", "seconds", "encoder_seconds"]
 )
 
@@ -462,6 +463,9 @@ def collect_results(spec: BenchSpec, out: str | Path) -> list[dict[str, Any]]:
                 for b, g in ev.get("gzsl", {}).items():
                     for k, v in g.items():
                         row[f"gzsl_{b}_{k}"] = v
+                for k in ("S", "U", "H"):
+                    if "gzsl_gating" in ev:
+                        row[f"gzsl_gating_{k}"] = ev["gzsl_gating"][k]
                 rows.append(row)
     return rows
 

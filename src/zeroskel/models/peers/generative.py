@@ -131,6 +131,9 @@ class GenerativeHead(ZeroShotHead):
         cls_relu: ReLU on the classifier's logits (the SynSE / SA-DVAE classifier).
     """
 
+    # The engine also reports SynSE's GZSL gate for these heads (``zeroskel.engine.gating``).
+    gzsl_gating = True
+
     def __init__(self, feat_dim: int, text_dim: int, num_phases: int, cls_dim: int, *, max_classes: int = 128,
                  feat_samples: int = 200, text_samples_seen: int = 50, text_samples_unseen: int = 400,
                  cls_epochs: int = 25, cls_lr: float = 1e-3, cls_batch_size: int = 128,
