@@ -23,6 +23,10 @@ TEST_COLUMNS = [("zsl_fused", "ZSL fused"), ("zsl_spatial", "spatial"), ("zsl_te
                 ("zsl_either_branch", "either-branch")]
 PHASE_COLUMNS = [(f"zsl_{b}_phase{e}", f"{b[0].upper()}{e}") for b in ("spatial", "temporal") for e in (1, 2, 3)]
 GZSL_COLUMNS = [("gzsl_fused_S", "GZSL S"), ("gzsl_fused_U", "GZSL U"), ("gzsl_fused_H", "GZSL H")]
+# SynSE's gate fitted on the validation protocol (generative peers only; n/a elsewhere), and the cell's
+# head seconds (train + evaluate, timings.json)
+GATE_COLUMNS = [("gzsl_gating_S", "gate S"), ("gzsl_gating_U", "gate U"), ("gzsl_gating_H", "gate H"),
+                ("seconds", "s/cell")]
 
 
 def family(protocol: str) -> str:
@@ -48,6 +52,11 @@ def _rows_from_eval_files(d: Path) -> list[dict]:
         r = {"method": method, "protocol": protocol, "seed": str(e["seed"])}
         r.update({f"zsl_{k}": v for k, v in e["zsl"].items()})
         r.update({f"gzsl_{b}_{k}": v for b, g in e["gzsl"].items() for k, v in g.items()})
+        r.update({f"gzsl_gating_{k}": e["gzsl_gating"][k] for k in ("S", "U", "H") if "gzsl_gating" in e})
+        timings = ev.parent / "timings.json"
+        if timings.exists():
+            t = json.loads(timings.read_text())
+            r["seconds"] = float(t.get("train", 0.0)) + float(t.get("evaluate", 0.0))
         rows.append(r)
     return rows
 
@@ -99,13 +108,14 @@ def tables(rows: list[dict]) -> str:
                            f"{cell([_float(r.get('val_gzsl_fused_H')) for r in rs])} | "
                            f"{cell([_float(r.get('val_fraction')) for r in rs], digits=2)} |")
         out.append("\nTest (read once):\n")
-        cols = TEST_COLUMNS + GZSL_COLUMNS
+        cols = TEST_COLUMNS + GZSL_COLUMNS + GATE_COLUMNS
         out.append("| method | " + " | ".join(c for _, c in cols) + " |")
         out.append("|---|" + "---|" * len(cols))
         for m in methods:
             rs = [r for r in sel if r["method"] == m]
             if rs:
-                out.append(f"| {m} | " + " | ".join(cell([_float(r.get(k)) for r in rs], std=(k in ("zsl_fused", "gzsl_fused_H")))
+                out.append(f"| {m} | " + " | ".join(cell([_float(r.get(k)) for r in rs], std=(k in ("zsl_fused", "gzsl_fused_H")),
+                                                        digits=0 if k == "seconds" else 1)
                                                    for k, _ in cols) + " |")
         out.append("\nTest ZSL per phase (S = spatial, T = temporal; phase 3 is each branch's prediction):\n")
         out.append("| method | " + " | ".join(c for _, c in PHASE_COLUMNS) + " |")

@@ -34,6 +34,18 @@ def test_method_table_builds_every_head():
         assert flags == {k: k != switch for k in off.values()}, name
 
 
+def test_generative_peers_train_with_adam_and_their_text(tmp_path):
+    spec = make_spec(methods="sa_dvae,synse,cada_vae-synse,cada_vae", protocols="utd-f1", seeds=1,
+                     data_root="/d/utd", config=None)
+    cfgs = {m: method_config(spec, m, "utd-f1", tmp_path) for m in spec.methods}
+    assert cfgs["synse"].text.source == "pos" and cfgs["sa_dvae"].text.source == "side-info"
+    for m in ("sa_dvae", "synse", "cada_vae-synse"):
+        h = cfgs[m].head
+        assert h.optimizer == "adam" and h.weight_decay == 0.0 and h.min_steps >= 1000 and not h.milestones, m
+    assert cfgs["sa_dvae"].head.batch_size == 32 and cfgs["cada_vae-synse"].head.variant == "synse"
+    assert cfgs["cada_vae"].head.variant == "paper" and cfgs["cada_vae"].head.optimizer == "sgd"
+
+
 def test_spec_overrides_priorities(tmp_path):
     spec = make_spec(methods="neuron,cada_vae,global_align-manual", protocols="utd-f1,msr-f2", seeds=2,
                      data_root="utd-mhad=/d/utd,msr-action3d=/d/msr", config=None,
@@ -117,7 +129,9 @@ def test_dry_run_reports_problems(tmp_path, capsys):
                "--out", str(tmp_path / "b"), "--dry-run"])
     assert rc == 0 and "dry run: OK" in capsys.readouterr().out
     assert not (tmp_path / "b").exists()
-    assert main(["bench", "--list-methods"]) == 0 and "neuron-no-memory" in capsys.readouterr().out
+    assert main(["bench", "--list-methods"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert {"neuron-no-memory", "sa_dvae", "synse", "cada_vae", "cada_vae-synse"} <= set(listed)
 
 
 def test_results_markdown_mean_std():

@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 
-from zeroskel.engine.bench import METHODS, make_spec, run_bench
-from zeroskel.engine.head import head_kwargs, load_head
-from zeroskel.engine.io import load_tensors
+from zeroskel.bench.bench import METHODS, make_spec, run_bench
+from zeroskel.train.head import head_kwargs, load_head
+from zeroskel.train.io import load_tensors
 
 PEERS = ("purls", "star", "star-transductive", "revise", "jpose")
 TINY = ["encoder.base_channels=4", "encoder.epochs=1", "data.length=16", "extract.views=1", "head.epochs=2",
@@ -72,7 +72,7 @@ def test_each_peer_learns_on_real_cached_features(grid, method):
     x, y = fmap[pick], torch.searchsorted(classes, labels[pick])
     text = load_tensors(out / "utd-f1" / method / "text" / "class_text.safetensors")[0]["class_text"]
     cfg_opts = {"purls": {"hidden_dim": 32, "key_dim": 8}, "star": {"prompt_dim": 16}}.get(method, {})
-    from zeroskel.engine.run_config import RunConfig
+    from zeroskel.train.run_config import RunConfig
     from zeroskel.config import merge
     from zeroskel.models import create_model
 

@@ -74,7 +74,7 @@ def test_slot_sources_shapes_and_content(side_info, counting):
 
 
 def test_verb_noun_reads_a_field_when_present(side_info):
-    side_info.pos = {"right hand wave": {"verb": "wave", "noun": "right hand"}}
+    side_info.phrases = {"right hand wave": {"verb": "wave", "noun": "right hand"}}
     assert verb_noun(side_info, "right hand wave") == ("wave", "right hand", True)
     assert verb_noun(side_info, "stand to sit")[2] is False
 

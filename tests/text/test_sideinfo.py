@@ -51,6 +51,10 @@ def test_texts_and_subset(side_info):
     (lambda o: o.__setitem__("format", "other/2"), r"'format'"),
     (lambda o: o.__setitem__("num_descriptions", 7), r"num_descriptions"),
     (lambda o: o["classes"].append(dict(o["classes"][0])), r"twice"),
+    (lambda o: o["classes"][1].__setitem__("phrases", {"verb": "stand up"}), r"'sit to stand'.*'phrases'.*'noun'"),
+    (lambda o: o["classes"][1].__setitem__("phrases", {"verb": " ", "noun": "chair"}),
+     r"'sit to stand'.*'phrases'.*'verb'.*non-empty"),
+    (lambda o: o["classes"][0].__setitem__("phrases", "wave"), r"'right hand wave'.*'phrases'"),
 ])
 def test_validation_errors_name_file_class_field(tmp_path, side_info, mutate, match):
     obj = side_info.to_json()
@@ -59,6 +63,20 @@ def test_validation_errors_name_file_class_field(tmp_path, side_info, mutate, ma
     with pytest.raises(SideInfoError, match=match) as info:
         load_side_info(path)
     assert str(path) in str(info.value)
+
+
+def test_phrases_round_trip_after_the_name(tmp_path, side_info):
+    side_info.phrases = {"sit to stand": {"verb": "stand up", "noun": "chair"}}
+    obj = side_info.to_json()
+    assert list(obj["classes"][1])[:2] == ["name", "phrases"] and "phrases" not in obj["classes"][0]
+    path = _write(tmp_path, obj)
+    back = load_side_info(path)
+    assert back.phrases == side_info.phrases
+    assert back.subset(["stand to sit", "sit to stand"]).phrases == side_info.phrases
+    assert back.subset(["stand to sit"]).phrases == {}
+    side_info.phrases = {"jump": {"verb": "jump", "noun": "legs"}}
+    with pytest.raises(SideInfoError, match="'jump', which has no descriptions"):
+        validate(side_info)
 
 
 def test_required_classes_and_min_descriptions(tmp_path, side_info):

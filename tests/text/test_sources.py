@@ -5,7 +5,7 @@ import json
 import pytest
 
 from zeroskel.text.sideinfo import PHASES, SideInfoError
-from zeroskel.text.sources import SOURCES, humanize_class_name, make_source
+from zeroskel.text.sources import SOURCES, humanize_class_name, make_source, slot_source_texts
 
 
 def test_humanize():
@@ -48,3 +48,25 @@ def test_side_info_and_unknown(side_info):
         make_source("side-info", ["walk"])
     with pytest.raises(ValueError, match="unknown semantic source 'llm'"):
         make_source("llm", side_info)
+
+
+def test_pos_source_reads_phrases_and_logs_the_fallback(side_info, caplog):
+    side_info.phrases = {"sit to stand": {"verb": "stand up", "noun": "chair"}}
+    assert make_source("pos", side_info) is side_info  # a slot source: its texts come from slot_source_texts
+    with caplog.at_level("WARNING", logger="zeroskel"):
+        texts = {n: slot_source_texts("pos", side_info, n) for n in side_info.class_names}
+    assert texts["sit to stand"] == [["stand up"], ["chair"]] + [["sit to stand"]] * 4
+    # no phrases: the name split (verb = its action word), and the log names the class
+    assert texts["stand to sit"][:2] == [["stand"], ["to sit"]] and texts["stand to sit"][2:] == [["stand to sit"]] * 4
+    assert "'stand to sit' has no verb / noun phrases" in caplog.text and "'sit to stand' has no" not in caplog.text
+
+
+def test_pos_source_on_every_shipped_dataset():
+    from zeroskel.text.sideinfo import list_shipped, load_shipped
+
+    for dataset in ("utd-mhad", "msr-action3d", "utkinect", "nw-ucla"):
+        assert dataset in list_shipped()
+        si = load_shipped(dataset)
+        assert set(si.phrases) == set(si.class_names), dataset
+        pairs = {tuple(t[0] for t in slot_source_texts("pos", si, n)[:2]) for n in si.class_names}
+        assert len(pairs) == len(si.class_names), f"{dataset}: two classes share a (verb, noun) pair"

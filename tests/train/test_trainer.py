@@ -46,8 +46,11 @@ def test_adamw_and_bad_names():
     opt, _ = make_optimizer([torch.nn.Parameter(torch.zeros(1))], _cfg(optimizer="adamw", lr=2e-3,
                                                                       weight_decay=0.01))
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["weight_decay"] == 0.01
-    with pytest.raises(ValueError, match="optimizer must be one of sgd, adamw"):
-        make_optimizer([torch.nn.Parameter(torch.zeros(1))], _cfg(optimizer="adam"))
+    opt, _ = make_optimizer([torch.nn.Parameter(torch.zeros(1))], _cfg(optimizer="adam", lr=1e-4,
+                                                                      weight_decay=0.0, betas=(0.5, 0.9)))
+    assert type(opt) is torch.optim.Adam and opt.defaults["betas"] == (0.5, 0.9)
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, adamw"):
+        make_optimizer([torch.nn.Parameter(torch.zeros(1))], _cfg(optimizer="lamb"))
     with pytest.raises(ValueError, match="schedule must be one of step, cosine"):
         make_optimizer([torch.nn.Parameter(torch.zeros(1))], _cfg(schedule="linear"))
 

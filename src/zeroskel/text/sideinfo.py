@@ -14,6 +14,12 @@ On disk (``format: zeroskel-side-info/1``)::
 ``version`` (an int) and ``history`` (a list of objects, one per earlier version of the descriptions) are
 optional; they are checked for type, kept on ``SideInformation`` and written back by ``save_side_info``.
 
+A class may also carry ``"phrases": {"verb": str, "noun": str}`` (right after ``name``): the verb phrase
+and the noun phrase of its label, as SynSE's part-of-speech split of the label (``"right hand knock on
+door"`` -> verb ``"knock"``, noun ``"door, right hand"``; the noun phrase names the object or, without
+one, the body part that acts). Optional, both non-empty strings; kept on ``SideInformation.phrases``
+and read by the ``pos`` semantic source (``zeroskel.text.sources``).
+
 ``parts`` (optional, the last key of a class): one short description per body part (``PARTS``) of
 what that part does in the action, for the part-level peers (STAR's six parts; PURLS's head / hands /
 torso / legs are head, hands+arms, torso, legs+feet). Either every class has it or none.
@@ -58,6 +64,7 @@ class SideInformation:
         version: revision number of the descriptions (optional).
         history: earlier revisions, e.g. ``[{"version": 1, "source": "...", "num_descriptions": 5}]``.
         parts: class name -> {part: description} for every part of ``PARTS`` (optional, all or no classes).
+        phrases: class name -> {"verb": ..., "noun": ...}, the label's verb and noun phrases (optional).
     """
 
     classes: dict[str, dict[str, list[str]]]
@@ -66,6 +73,7 @@ class SideInformation:
     version: int | None = None
     history: list[dict] = field(default_factory=list)
     parts: dict[str, dict[str, str]] = field(default_factory=dict)  # class -> {part: text} (optional)
+    phrases: dict[str, dict[str, str]] = field(default_factory=dict)  # class -> {"verb", "noun"} (optional)
     origin: str = field(default="<memory>", compare=False)  # file it was read from, for error messages
 
     @property
@@ -118,6 +126,7 @@ class SideInformation:
             dataset=self.dataset, source=self.source, version=self.version,
             history=[dict(h) for h in self.history], origin=self.origin,
             parts={n: dict(self.parts[n]) for n in names if n in self.parts},
+            phrases={n: dict(self.phrases[n]) for n in names if n in self.phrases},
         )
 
     def to_json(self) -> dict:
@@ -127,7 +136,8 @@ class SideInformation:
         obj.update(dataset=self.dataset, source=self.source, num_descriptions=self.num_descriptions)
         if self.history:
             obj["history"] = [dict(h) for h in self.history]
-        obj["classes"] = [{"name": n, **{p: list(per[p]) for p in PHASES},
+        obj["classes"] = [{"name": n, **({"phrases": dict(self.phrases[n])} if n in self.phrases else {}),
+                           **{p: list(per[p]) for p in PHASES},
                            **({"parts": dict(self.parts[n])} if n in self.parts else {})}
                           for n, per in self.classes.items()]
         return obj
@@ -145,16 +155,19 @@ class SideInformation:
             raise SideInfoError(f"{origin}: field 'classes' must be a list of class objects")
         classes: dict[str, dict[str, list[str]]] = {}
         parts: dict[str, dict[str, str]] = {}
+        phrases: dict[str, dict[str, str]] = {}
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                 raise SideInfoError(f"{origin}: classes[{i}] must be an object with a string 'name'")
             name = entry["name"]
             if name in classes:
                 raise SideInfoError(f"{origin}: class {name!r} appears twice")
-            unknown = sorted(set(entry) - set(PHASES) - {"name", "parts"})
+            unknown = sorted(set(entry) - set(PHASES) - {"name", "phrases", "parts"})
             if unknown:
                 raise SideInfoError(f"{origin}: class {name!r} has unknown fields {unknown} "
-                                    f"(phases are {', '.join(PHASES)})")
+                                    f"(phases are {', '.join(PHASES)}; optional: phrases, parts)")
+            if "phrases" in entry:
+                phrases[name] = _check_phrases(entry["phrases"], f"{origin}: class {name!r} field 'phrases'")
             per_phase: dict[str, list[str]] = {}
             for phase in PHASES:
                 if phase not in entry:
@@ -168,7 +181,7 @@ class SideInformation:
                 parts[name] = _read_parts(entry["parts"], name, origin)
         version, history = _read_revisions(obj, origin)
         si = cls(classes, dataset=str(obj.get("dataset", "")), source=str(obj.get("source", "")), version=version,
-                 history=history, parts=parts, origin=origin)
+                 history=history, phrases=phrases, parts=parts, origin=origin)
         declared = obj.get("num_descriptions")
         if declared is not None and classes and declared != si.num_descriptions:
             raise SideInfoError(f"{origin}: field 'num_descriptions' is {declared} but class "
@@ -187,6 +200,16 @@ def _read_parts(value: object, name: str, origin: str) -> dict[str, str]:
         if not isinstance(value[part], str) or not value[part].strip():
             raise SideInfoError(f"{origin}: class {name!r} field 'parts' entry {part!r} must be a non-empty string")
     return {part: value[part] for part in PARTS}
+
+
+def _check_phrases(value: object, where: str) -> dict[str, str]:
+    """``{"verb": str, "noun": str}``, both non-empty; SideInfoError naming ``where`` otherwise."""
+    if not isinstance(value, dict) or set(value) != {"verb", "noun"}:
+        raise SideInfoError(f"{where} must be an object with exactly the keys 'verb' and 'noun', got {value!r}")
+    for key in ("verb", "noun"):
+        if not isinstance(value[key], str) or not value[key].strip():
+            raise SideInfoError(f"{where}: {key!r} must be a non-empty string, got {value[key]!r}")
+    return {"verb": value["verb"], "noun": value["noun"]}
 
 
 def _is_int(value: object) -> bool:
@@ -237,6 +260,10 @@ def validate(si: SideInformation, class_names: Sequence[str] | None = None, *,
     missing = [n for n in (class_names or []) if n not in si.classes]
     if missing:
         raise SideInfoError(f"{where}: classes missing: {missing}")
+    for name in si.phrases:
+        if name not in si.classes:
+            raise SideInfoError(f"{where}: phrases given for class {name!r}, which has no descriptions")
+        _check_phrases(si.phrases[name], f"{where}: class {name!r} field 'phrases'")
     expected = si.num_descriptions
     first = si.class_names[0]
     for name, per_phase in si.classes.items():

@@ -15,9 +15,9 @@ phases (``SOURCE_SLOTS``; every slot holds N_a texts, a single text repeated whe
   phases and a global description (the ``spatial_coarse`` whole-body descriptions); N_a of the side
   information.
 - ``pos`` (JPoSE, SynSE): the class's verb phrase, noun phrase and four times its name (the six-slot
-  layout of the generative peers' ``pos``); N_a = 1. The phrases come from an
-  optional per-class verb / noun field of the side information when it has one (``verb_noun``), else
-  from the class name (first word of ``ACTION_WORDS`` in it = verb, the rest = noun), logged.
+  layout SynSE's verb and noun VAEs read); N_a = 1. The phrases come from the side information's
+  optional per-class ``phrases`` field, else from the class name (first word of ``ACTION_WORDS`` in
+  it = verb, the rest = noun), with a warning naming the class.
 """
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def make_source(name: str, side_info_or_names: SideInformation | Sequence[str], 
     """Build the semantic source ``name`` for a set of classes.
 
     Args:
-        name: ``manual``, ``one-turn`` or ``side-info``.
+        name: ``manual``, ``one-turn`` or ``side-info`` (the slot sources ``parts``, ``purls`` and
+            ``pos`` return the side information itself; ``slot_source_texts`` gives their texts).
         side_info_or_names: full side information, or a list of class names (enough for ``manual``, and for
             ``one-turn`` when ``descriptions`` is given).
         descriptions: for ``one-turn``: ``{class: text}`` or a JSON file of it.
@@ -112,29 +113,17 @@ def make_source(name: str, side_info_or_names: SideInformation | Sequence[str], 
 
 
 def verb_noun(si: SideInformation | None, class_name: str) -> tuple[str, str, bool]:
-    """(verb phrase, noun phrase, from_field) of a class: an optional verb / noun field of the side
-    information (read wherever it is kept: a ``pos`` / ``phrases`` / ``verb_noun`` table on the object,
-    or ``verb`` / ``noun`` entries of the class), else a split of the readable class name."""
-    if si is not None:
-        for attr in ("pos", "phrases", "verb_noun"):
-            table = getattr(si, attr, None)
-            entry = table.get(class_name) if isinstance(table, Mapping) else None
-            if isinstance(entry, Mapping) and entry.get("verb") and entry.get("noun"):
-                return _first(entry["verb"]), _first(entry["noun"]), True
-            if isinstance(entry, (tuple, list)) and len(entry) == 2 and all(entry):
-                return _first(entry[0]), _first(entry[1]), True
-        entry = si.classes.get(class_name, {})
-        if entry.get("verb") and entry.get("noun"):
-            return _first(entry["verb"]), _first(entry["noun"]), True
+    """(verb phrase, noun phrase, from_field) of a class: the side information's optional ``phrases``
+    field, else a split of the readable class name (first word of ``ACTION_WORDS`` = verb, the rest =
+    noun)."""
+    if si is not None and class_name in si.phrases:
+        entry = si.phrases[class_name]
+        return entry["verb"], entry["noun"], True
     words = humanize_class_name(class_name).split()
     at = next((i for i, w in enumerate(words) if w.lower().strip("()") in ACTION_WORDS), 0)
     verb = words[at]
     noun = " ".join(words[:at] + words[at + 1:]) or verb
     return verb, noun, False
-
-
-def _first(value) -> str:
-    return str(value[0]) if isinstance(value, (list, tuple)) else str(value)
 
 
 def source_slots(source: str) -> tuple[str, ...]:
@@ -156,7 +145,7 @@ def slot_source_texts(source: str, si: SideInformation, class_name: str) -> list
     if source == "pos":
         verb, noun, found = verb_noun(si, class_name)
         if not found:
-            LOG.info("%s: class %r has no verb / noun field; using the name split %r / %r",
+            LOG.warning("%s: class %r has no verb / noun phrases; using the name split %r / %r",
                      si.origin, class_name, verb, noun)
         return [[verb], [noun]] + [[name]] * 4
     if source == "purls":

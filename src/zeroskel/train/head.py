@@ -162,7 +162,7 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
     sgd = SGDConfig(lr=cfg.head.lr, momentum=cfg.head.momentum, nesterov=cfg.head.nesterov,
                     weight_decay=cfg.head.weight_decay, epochs=epochs,
                     milestones=tuple(cfg.head.milestones), optimizer=cfg.head.optimizer,
-                    schedule=cfg.head.schedule)
+                    schedule=cfg.head.schedule, betas=tuple(cfg.head.betas))
     LOG.info("head %s: %d clips x %d views, %d classes, %d epochs%s", out_dir.name, n, views,
              len(classes), epochs, "" if stop_after is None else f" (stop after {stop_after + 1})")
     res = fit(head, sgd=sgd, batches=batches, step=step,

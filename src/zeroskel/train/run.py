@@ -548,6 +548,12 @@ class Run:
                 + scores["fused"], seen + unseen)
             result = {"seed": seed, "zsl": zsl, "gzsl": gz, "head_epoch": meta.get("epoch"),
                       "num_test_seen": int((~um).sum()), "num_test_unseen": int(um.sum())}
+            if getattr(head, "gzsl_gating", False):  # SynSE's gate, fitted on the validation protocol
+                from zeroskel.train.gating import run_gate
+
+                gate = run_gate(self, seed, scores["fused"], labels, seen, unseen)
+                if gate is not None:
+                    result["gzsl_gating"] = gate
             write_json(d / "eval.json", result)
             write_json(d / "per_class.json", {
                 "zsl_fused": {names[c]: a for c, a in

@@ -86,7 +86,8 @@ class HeadConfig:
     epochs: int = 30
     min_steps: int = 300
     batch_size: int = 64
-    optimizer: str = "sgd"           # sgd | adamw
+    optimizer: str = "sgd"           # sgd | adam | adamw (the VAE-family peers: adam)
+    betas: tuple[float, ...] = (0.9, 0.999)   # adam / adamw
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = True
@@ -98,7 +99,7 @@ class HeadConfig:
 @dataclass
 class TextConfig:
     encoder: str = "minilm"          # minilm | a local model path | clip:... | precomputed:PATH
-    source: str = "side-info"        # side-info | one-turn | manual
+    source: str = "side-info"        # side-info | one-turn | manual | pos (verb, noun phrases)
     side_info: str = ""              # JSON file; empty: the side information shipped for the dataset
     cache_dir: str = ""              # embedding cache; empty: RUN_DIR/text_cache
     temporal: str = "auto"           # temporal slots: cumulative (start; +middle; +end) | phase |

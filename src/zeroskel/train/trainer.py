@@ -1,6 +1,7 @@
 """One resumable training loop, shared by encoder pre-training and head training.
 
-Optimisers: SGD (momentum, Nesterov; the Shift-GCN and Neuron recipes) or AdamW. Schedules, per
+Optimisers: SGD (momentum, Nesterov; the Shift-GCN and Neuron recipes), Adam (L2 weight decay in
+the gradient, the VAE-family peers' optimiser) or AdamW (decoupled weight decay). Schedules, per
 epoch: ``step`` (lr x 0.1 at each milestone) or ``cosine`` (half a cosine from lr to 0 over the
 epochs after warm-up); both with an optional linear warm-up.
 
@@ -32,7 +33,7 @@ from zeroskel.train.io import load_state, save_state
 from zeroskel.train.runtime import LOG, epoch_seed, milestone_epochs, progress
 
 
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("step", "cosine")
 
 
@@ -46,8 +47,9 @@ class SGDConfig:
     epochs: int                      # total epochs of the schedule
     milestones: tuple[float, ...]    # fractions of ``epochs`` (schedule ``step``)
     warmup_epochs: int = 0
-    optimizer: str = "sgd"           # sgd | adamw
+    optimizer: str = "sgd"           # sgd | adam | adamw
     schedule: str = "step"           # step | cosine
+    betas: tuple[float, float] = (0.9, 0.999)   # adam / adamw
 
 
 @dataclass
@@ -114,8 +116,9 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: SGDConfig):
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(list(params), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                               weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(list(params), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer in ("adam", "adamw"):
+        kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        opt = kind(list(params), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     else:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
     if cfg.schedule not in SCHEDULES:
