@@ -10,6 +10,7 @@ the keys that do exist.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tempfile
 import types
@@ -190,6 +191,15 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None,
     if overrides:
         cfg = merge(cfg, parse_overrides(overrides))
     return cfg
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (cache manifests, downloads, weight ids)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

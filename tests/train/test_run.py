@@ -64,18 +64,24 @@ def test_run_directory_contract(tiny_run):
     assert len(conf["gzsl_fused"]["classes"]) == 27
 
 
+def _history(run_dir):
+    """(seed, step, epoch, loss) of every line of a run's metrics.jsonl."""
+    return [(x["seed"], x["step"], x["epoch"], x["loss"])
+            for x in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
+
+
+def _assert_same_metrics(a_dir, b_dir):
+    a = json.loads((a_dir / "metrics.json").read_text())
+    b = json.loads((b_dir / "metrics.json").read_text())
+    assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"]
+
+
 def test_same_seed_same_numbers(utd_root, tiny_run, tmp_path):
     out = tmp_path / "again"
     assert _run(utd_root, out) == 0
-    a = json.loads((tiny_run / "metrics.json").read_text())
-    b = json.loads((out / "metrics.json").read_text())
-    assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"]
-
+    _assert_same_metrics(tiny_run, out)
     # metrics.jsonl keeps the whole history: the epochs of the first process and of the resumed one
-    def history(run_dir):
-        return [(x["seed"], x["step"], x["epoch"], x["loss"])
-                for x in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
-    assert history(out) == history(tiny_run)
+    assert _history(out) == _history(tiny_run)
     wa, _ = load_tensors(tiny_run / "seed0" / "head" / "best.safetensors")
     wb, _ = load_tensors(out / "seed0" / "head" / "best.safetensors")
     assert all((wa[k] == wb[k]).all() for k in wa)
@@ -98,15 +104,9 @@ def test_resume_after_interrupt_gives_the_same_result(utd_root, tiny_run, tmp_pa
     assert not (out / "metrics.json").exists()
     assert _run(utd_root, out) == 2                       # exists: needs --resume
     assert main(["run", "--out", str(out), "--resume", "--quiet"]) == 0
-    a = json.loads((tiny_run / "metrics.json").read_text())
-    b = json.loads((out / "metrics.json").read_text())
-    assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"]
-
+    _assert_same_metrics(tiny_run, out)
     # metrics.jsonl keeps the whole history: the epochs of the first process and of the resumed one
-    def history(run_dir):
-        return [(x["seed"], x["step"], x["epoch"], x["loss"])
-                for x in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
-    assert history(out) == history(tiny_run)
+    assert _history(out) == _history(tiny_run)
 
 
 def test_choices_never_read_test_data(utd_root, tmp_path):

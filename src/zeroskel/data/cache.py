@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from zeroskel.config import sha256_file
 from zeroskel.data.sample import LazyDataset, SkeletonDataset, SkeletonSample, Skipped
 
 FORMAT = "zeroskel-cache/1"
@@ -85,15 +86,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def _write_json(path: Path, obj: Any) -> None:
     _write_atomic(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_safe(value: Any, where: str) -> Any:

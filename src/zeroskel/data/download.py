@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from zeroskel.data.cache import sha256_file
+from zeroskel.config import sha256_file
 
 
 @dataclass(frozen=True)

