@@ -3,6 +3,7 @@ tiny grid on the real UTD-MHAD data (shared encoder trained once, rerun is a no-
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -146,6 +147,71 @@ def test_results_markdown_mean_std():
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def test_config_file_variants(tmp_path):
+    """bench.variants names a new method made from a known one: its overrides and options on top."""
+    path = tmp_path / "b.yaml"
+    path.write_text("bench:\n  variants:\n"
+                    "    global_align-names: {like: global_align, overrides: {text.source: manual}}\n"
+                    "    neuron-k3: {like: neuron-no-memory, options: {keep_schedule: [30, 20, 10]}, about: tiny}\n",
+                    encoding="utf-8")
+    spec = make_spec(methods="global_align,global_align-names,neuron-k3", protocols="utd-f1", seeds=1,
+                     data_root="/d", config=str(path), overrides=["neuron-k3:head.lr=0.3"])
+    assert method_config(spec, "global_align", "utd-f1", tmp_path).text.source == "side-info"
+    assert method_config(spec, "global_align-names", "utd-f1", tmp_path).text.source == "manual"
+    k3 = method_config(spec, "neuron-k3", "utd-f1", tmp_path)
+    assert k3.head.name == "neuron" and k3.head.lr == 0.3
+    assert k3.head.options == {"temporal_memory": False, "keep_schedule": [30, 20, 10]}
+    assert spec.table["neuron-k3"].about == "tiny" and "neuron-k3" not in METHODS
+    for given, seeds in ((2, [0, 1]), ("3", [0, 1, 2]), ("1,2", [1, 2]), ([4], [4])):
+        assert make_spec(methods="neuron", protocols="utd-f1", seeds=given, data_root="/d",
+                         config=None).seeds == seeds
+    for given in ("0", "1,1", "-1,2", "a,b"):
+        with pytest.raises(ConfigError, match="--seeds"):
+            make_spec(methods="neuron", protocols="utd-f1", seeds=given, data_root="/d", config=None)
+    bad = {"neuron: {like: global_align}": "already a method", "x: {like: nope}": "not a method",
+           "x: {like: neuron, extra: 1}": "unknown key", "x/y: {like: neuron}": "letters, digits",
+           "x: neuron": "expected"}
+    for text, msg in bad.items():
+        path.write_text("bench:\n  variants:\n    " + text + "\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=msg):
+            make_spec(methods="neuron", protocols="utd-f1", seeds=1, data_root="/d", config=str(path))
+
+
+def test_variant_cells_share_the_encoder_on_utd(utd_root, tmp_path):
+    """A variant runs beside its base method on the same shared encoder (real UTD-MHAD clips)."""
+    path = tmp_path / "b.yaml"
+    path.write_text("bench:\n  variants:\n"
+                    "    global_align-names: {like: global_align, overrides: {text.source: manual}}\n",
+                    encoding="utf-8")
+    out = tmp_path / "bench"
+    spec = make_spec(methods="global_align,global_align-names", protocols="utd-f1", seeds=1,
+                     data_root=f"utd-mhad={utd_root}", config=str(path), overrides=TINY)
+    res = run_bench(spec, out, keep_going=False)
+    assert res["failed"] == [] and len(res["ran"]) == 2
+    rows = _read_csv(out / "results.csv")
+    assert [(r["method"], r["text_source"], r["text_encoder"]) for r in rows] == [
+        ("global_align", "side-info", "hashing:32"), ("global_align-names", "manual", "hashing:32")]
+    assert rows[0]["zsl_fused"] != "" and rows[1]["zsl_fused"] != ""
+    encoders = [p for p in out.rglob("best.safetensors") if "encoder" in p.parts]
+    assert [p.relative_to(out).as_posix() for p in encoders] == ["utd-f1/_shared/seed0/encoder/best.safetensors"]
+    saved = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    assert saved["variants"]["global_align-names"]["overrides"] == {"text.source": "manual"}
+
+    # the grid grows by a seed given as a list: seed 1 trains its own encoder, seed 0 is kept
+    more = make_spec(methods="global_align,global_align-names", protocols="utd-f1", seeds="1,",
+                     data_root=f"utd-mhad={utd_root}", config=str(path), overrides=TINY)
+    assert more.seeds == [1]
+    res = run_bench(more, out, keep_going=False)
+    assert res["failed"] == [] and len(res["ran"]) == 2 and res["skipped"] == []
+    rows = _read_csv(out / "results.csv")
+    assert [(r["method"], r["seed"]) for r in rows] == [("global_align", "0"), ("global_align", "1"),
+                                                        ("global_align-names", "0"), ("global_align-names", "1")]
+    assert (out / "utd-f1" / "_shared" / "seed1" / "encoder" / "best.safetensors").exists()
+    from zeroskel.config import load_config
+    from zeroskel.train.run_config import RunConfig
+    assert load_config(RunConfig, out / "utd-f1" / "_shared" / "config.yaml").seeds == [0, 1]
 
 
 TINY = ["encoder.base_channels=4", "encoder.epochs=1", "data.length=16", "extract.views=1", "head.epochs=2",

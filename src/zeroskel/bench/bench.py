@@ -26,7 +26,12 @@ extract, eval.validation_encoder, seeds).
 
 A ``--config`` file is a run config (``configs/official_ntu.yaml``) with an optional top-level
 ``bench:`` section: ``methods``, ``protocols``, ``seeds`` (defaults for the command-line options) and
-``method_overrides`` (``{method: {dotted.key: value}}``).
+``method_overrides`` (``{method: {dotted.key: value}}``) and ``variants``: new method names made from a
+known one, so that two settings of one head sit side by side on the same shared encoders, e.g. ::
+
+    bench:
+      variants:
+        global_align-mpnet: {like: global_align, overrides: {text.encoder: mpnet}, about: "MPNet text"}
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ from zeroskel.train.run_config import RunConfig
 from zeroskel.train.runtime import LOG, setup_logging
 from zeroskel.models.peers.sa_dvae import presets as sa_dvae_presets
 
-__all__ = ["Method", "METHODS", "BenchSpec", "BenchError", "load_bench_config", "method_config",
+__all__ = ["Method", "METHODS", "method_table", "BenchSpec", "BenchError", "load_bench_config", "method_config",
            "parse_data_roots", "protocol_family", "run_bench", "collect_results", "write_results",
            "dry_run", "CSV_COLUMNS"]
 
@@ -150,7 +155,7 @@ METHODS: dict[str, Method] = {
 SHARED_KEYS = ("protocol", "seeds", "data", "encoder", "extract")
 
 CSV_COLUMNS = (
-    ["method", "protocol", "family", "dataset", "seed", "head", "variant", "text_source"]
+    ["method", "protocol", "family", "dataset", "seed", "head", "variant", "text_source", "text_encoder"]
     + [f"zsl_{k}" for k in ("fused", "spatial", "temporal", "either_branch")]
     + [f"zsl_{b}_phase{e}" for b in ("spatial", "temporal") for e in (1, 2, 3)]
     + [f"gzsl_{b}_{m}" for b in ("fused", "spatial", "temporal") for m in ("S", "U", "H", "gamma")]
@@ -169,6 +174,7 @@ class BenchSpec:
     seeds: list[int]
     base: RunConfig                                   # file <- global overrides (no protocol yet)
     method_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # nested, per method
+    table: dict[str, Method] = field(default_factory=lambda: dict(METHODS))    # METHODS + bench.variants
     data_roots: dict[str, str] = field(default_factory=dict)                   # dataset -> folder
     default_root: str = ""
 
@@ -187,11 +193,44 @@ def load_bench_config(path: str | None) -> tuple[dict[str, Any], dict[str, Any]]
     bench = data.pop("bench", None) or {}
     if not isinstance(bench, dict):
         raise ConfigError(f"{path}: 'bench' must be a mapping")
-    unknown = sorted(set(bench) - {"methods", "protocols", "seeds", "method_overrides"})
+    unknown = sorted(set(bench) - {"methods", "protocols", "seeds", "method_overrides", "variants"})
     if unknown:
         raise ConfigError(f"{path}: unknown bench key(s) {', '.join(unknown)}; "
-                          "known: methods, protocols, seeds, method_overrides")
+                          "known: methods, protocols, seeds, method_overrides, variants")
     return data, bench
+
+
+def method_table(variants: Any, where: str = "bench.variants") -> dict[str, Method]:
+    """``METHODS`` plus the config file's ``bench.variants``: ``{name: {like: METHOD, overrides:
+    {dotted.key: value}, options: {...}, about: str}}``; a variant's overrides and head options go on
+    top of the method it is like."""
+    table = dict(METHODS)
+    if not variants:
+        return table
+    if not isinstance(variants, dict):
+        raise ConfigError(f"{where} must map name -> {{like: METHOD, overrides: {{key: value}}}}")
+    for name, entry in variants.items():
+        name = str(name)
+        if name in METHODS:
+            raise ConfigError(f"{where}: {name!r} is already a method; give the variant another name")
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+            raise ConfigError(f"{where}: {name!r} may hold letters, digits and _ . + - only (it names a folder)")
+        if not isinstance(entry, dict) or "like" not in entry:
+            raise ConfigError(f"{where}.{name}: expected {{like: METHOD, overrides: {{key: value}}}}")
+        extra = sorted(set(entry) - {"like", "overrides", "options", "about"})
+        if extra:
+            raise ConfigError(f"{where}.{name}: unknown key(s) {', '.join(extra)}; known: like, overrides, "
+                              "options, about")
+        base = METHODS.get(str(entry["like"]))
+        if base is None:
+            raise ConfigError(f"{where}.{name}: like={entry['like']!r} is not a method; known: {', '.join(METHODS)}")
+        overrides, options = entry.get("overrides") or {}, entry.get("options") or {}
+        if not isinstance(overrides, dict) or not isinstance(options, dict):
+            raise ConfigError(f"{where}.{name}: overrides and options must be mappings")
+        table[name] = Method(base.head, base.variant, {**base.options, **options},
+                             {**base.overrides, **overrides},
+                             about=str(entry.get("about") or f"{entry['like']} with {overrides or options}"))
+    return table
 
 
 def _as_list(value: Any, what: str) -> list[str]:
@@ -243,7 +282,7 @@ def parse_data_roots(value: str | None) -> tuple[dict[str, str], str]:
 
 
 def make_spec(*, methods: str | Sequence[str] | None, protocols: str | Sequence[str] | None,
-              seeds: int | None, data_root: str | None, config: str | None,
+              seeds: int | str | Sequence[int] | None, data_root: str | None, config: str | None,
               overrides: Sequence[str] = ()) -> BenchSpec:
     """Resolve the command line (and the config file's ``bench:`` section) into a BenchSpec."""
     run_data, bench = load_bench_config(config)
@@ -255,40 +294,38 @@ def make_spec(*, methods: str | Sequence[str] | None, protocols: str | Sequence[
         raise ConfigError(f"{config}: {e}") from None
     if global_ov:
         base = merge(base, parse_overrides(global_ov))
+    table = method_table(bench.get("variants"), f"{config}: bench.variants")
     names = _as_list(methods, "--methods") or _as_list(bench.get("methods"), "bench.methods")
     protos = _as_list(protocols, "--protocols") or _as_list(bench.get("protocols"), "bench.protocols")
     if not names:
-        raise ConfigError("no methods: pass --methods (known: " + ", ".join(METHODS) + ")")
+        raise ConfigError("no methods: pass --methods (known: " + ", ".join(table) + ")")
     if not protos:
         raise ConfigError("no protocols: pass --protocols (zeroskel protocols list)")
-    unknown = [m for m in names if m not in METHODS]
+    unknown = [m for m in names if m not in table]
     if unknown:
-        raise ConfigError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
+        raise ConfigError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(table)}")
     if len(set(names)) != len(names) or len(set(protos)) != len(protos):
         raise ConfigError("--methods and --protocols must not repeat a name")
-    n_seeds = seeds if seeds is not None else bench.get("seeds")
-    seed_list = list(range(int(n_seeds))) if n_seeds is not None else list(base.seeds)
-    if not seed_list:
-        raise ConfigError("--seeds must be >= 1")
+    seed_list = _seed_list(seeds if seeds is not None else bench.get("seeds"), list(base.seeds))
     per_method: dict[str, dict[str, Any]] = {}
     file_mo = bench.get("method_overrides") or {}
     if not isinstance(file_mo, dict):
         raise ConfigError(f"{config}: bench.method_overrides must map method -> {{key: value}}")
     for m, flat in file_mo.items():
-        if m not in METHODS:
+        if m not in table:
             raise ConfigError(f"{config}: bench.method_overrides names unknown method {m!r}")
         per_method[m] = _deep_update(per_method.get(m, {}), _dotted_to_nested(dict(flat or {})))
     cli_mo: dict[str, dict[str, Any]] = {}
     for o in method_ov:
         m, rest = o.split(":", 1)
-        if m not in METHODS:
+        if m not in table:
             raise ConfigError(f"override {o!r} names unknown method {m!r}")
         cli_mo.setdefault(m, []).append(rest)  # type: ignore[arg-type]
     roots, default_root = parse_data_roots(data_root)
     if not roots and not default_root and base.data.root:
         default_root = base.data.root
     spec = BenchSpec(methods=names, protocols=protos, seeds=seed_list, base=base, method_overrides={},
-                     data_roots=roots, default_root=default_root)
+                     table=table, data_roots=roots, default_root=default_root)
     for m in names:
         nested = per_method.get(m, {})
         # the global overrides beat the file's per-method ones; the CLI's per-method ones beat both
@@ -299,6 +336,26 @@ def make_spec(*, methods: str | Sequence[str] | None, protocols: str | Sequence[
             nested = _deep_update(nested, parse_overrides(cli_mo[m]))  # type: ignore[arg-type]
         spec.method_overrides[m] = nested
     return spec
+
+
+def _seed_list(value: Any, default: list[int]) -> list[int]:
+    """``--seeds``: a count N (seeds 0..N-1), or an explicit list (``1,2`` or ``[1, 2]``)."""
+    if value is None:
+        return default
+    try:
+        if isinstance(value, (list, tuple)):
+            seeds = [int(v) for v in value]
+        elif isinstance(value, str) and "," in value:
+            seeds = [int(v) for v in value.split(",") if v.strip()]
+        else:
+            seeds = list(range(int(value)))
+    except (TypeError, ValueError):
+        raise ConfigError(f"--seeds: expected a count N or a list like 1,2, got {value!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds must be >= 1")
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds: seeds must be distinct and >= 0, got {value!r}")
+    return seeds
 
 
 def _is_method_override(item: str) -> bool:
@@ -341,7 +398,7 @@ def shared_config(spec: BenchSpec, protocol: str) -> RunConfig:
 def method_config(spec: BenchSpec, method: str, protocol: str, shared_dir: str | Path) -> RunConfig:
     """The config of ``<protocol>/<method>``: the shared config plus the method's head settings."""
     base = shared_config(spec, protocol)
-    entry = METHODS[method]
+    entry = spec.table[method]
     updates = _deep_update({"head": {"name": entry.head, "variant": entry.variant,
                                      "options": dict(entry.options)}},
                            _dotted_to_nested(dict(entry.overrides)))
@@ -373,7 +430,8 @@ def _open_run(path: Path, cfg: RunConfig) -> Run:
 
         old = load_config(RunConfig, saved)
         a, b = to_dict(old), to_dict(cfg)
-        for key in ("progress", "reuse"):  # display, and where the bench folder lives now
+        # display, where the bench folder lives now, and which seeds (a grid may grow by seeds)
+        for key in ("progress", "reuse", "seeds"):
             a.pop(key, None), b.pop(key, None)
         if a != b:
             diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
@@ -381,6 +439,12 @@ def _open_run(path: Path, cfg: RunConfig) -> Run:
                              "use another --out or remove it")
     run = Run.create(path, cfg, resume=True)
     run.cfg.progress, run.cfg.reuse = cfg.progress, cfg.reuse
+    seeds = sorted(set(run.cfg.seeds) | set(cfg.seeds))
+    if seeds != list(run.cfg.seeds):
+        from zeroskel.config import save_config
+
+        run.cfg.seeds = seeds
+        save_config(run.cfg, path / "config.yaml")
     return run
 
 
@@ -454,13 +518,16 @@ def _seconds(path: Path, steps: Sequence[str]) -> float:
 
 
 def collect_results(spec: BenchSpec, out: str | Path) -> list[dict[str, Any]]:
-    """One row per finished cell of the grid, in grid order."""
+    """One row per finished cell of the grid, in grid order; seeds finished by an earlier run of the
+    same folder (``--seeds 1`` now, ``--seeds 1,2`` later) count too."""
     out = Path(out)
     rows = []
     for protocol in spec.protocols:
         pdir = out / protocol_dir(protocol)
         for m in spec.methods:
-            for seed in spec.seeds:
+            found = {int(p.parent.name[4:]) for p in (pdir / m).glob("seed*/eval.json")
+                     if p.parent.name[4:].isdigit()}
+            for seed in sorted(set(spec.seeds) | found):
                 path = pdir / m / f"seed{seed}" / "eval.json"
                 if not path.exists():
                     continue
@@ -471,7 +538,7 @@ def collect_results(spec: BenchSpec, out: str | Path) -> list[dict[str, Any]]:
                 row: dict[str, Any] = {
                     "method": m, "protocol": protocol, "family": protocol_family(protocol),
                     "dataset": _dataset_of(protocol), "seed": seed, "head": cfg.head.name,
-                    "variant": cfg.head.variant, "text_source": cfg.text.source,
+                    "variant": cfg.head.variant, "text_source": cfg.text.source, "text_encoder": cfg.text.encoder,
                     "head_epoch": ev.get("head_epoch"), "num_test_seen": ev.get("num_test_seen"),
                     "num_test_unseen": ev.get("num_test_unseen"),
                     "seconds": _seconds(pdir / m / f"seed{seed}" / "timings.json", ("train", "evaluate")),
@@ -610,5 +677,8 @@ def dry_run(spec: BenchSpec, out: str | Path) -> tuple[list[str], list[str]]:
 def spec_summary(spec: BenchSpec) -> dict[str, Any]:
     return {"methods": spec.methods, "protocols": spec.protocols, "seeds": spec.seeds,
             "base": to_dict(spec.base), "method_overrides": spec.method_overrides,
+            "variants": {m: {"head": spec.table[m].head, "variant": spec.table[m].variant,
+                             "options": spec.table[m].options, "overrides": spec.table[m].overrides,
+                             "about": spec.table[m].about} for m in spec.methods if m not in METHODS},
             "data_roots": spec.data_roots, "default_root": spec.default_root}
 

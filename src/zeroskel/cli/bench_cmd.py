@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", help="comma-separated method names (--list-methods)")
     p.add_argument("--protocols", help="comma-separated protocol names (zeroskel protocols list)")
-    p.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
+    p.add_argument("--seeds", help="number of seeds N (seeds 0..N-1), or a list of seeds: 1,2 (e.g. "
+                   "the seeds another machine runs)")
     p.add_argument("--data-root", help="dataset folder, or dataset=PATH,dataset=PATH")
     p.add_argument("--out", help="bench directory")
     p.add_argument("--config", help="run config YAML, optionally with a bench: section")
