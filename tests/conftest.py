@@ -75,3 +75,24 @@ def memory_runs(utd_root, tmp_path_factory):
     assert main([*base, "--out", str(b), *MEMORY_RUN, f"reuse={a}",
                  f"head.options={{{MEMORY_HEAD}, temporal_memory: false}}"]) == 0
     return a, b
+
+
+@pytest.fixture(autouse=True)
+def _zeroskel_log_isolated():
+    """Each test starts with the ``zeroskel`` logger propagating (so ``caplog`` sees it) and without the
+    handlers an earlier run's ``setup_logging`` left; the ones a test adds are closed after it."""
+    import logging
+
+    log = logging.getLogger("zeroskel")
+    before = list(log.handlers)
+    for h in before:
+        if getattr(h, "_zeroskel", False):
+            log.removeHandler(h)
+            h.close()
+    log.propagate = True
+    yield
+    for h in list(log.handlers):
+        if getattr(h, "_zeroskel", False):
+            log.removeHandler(h)
+            h.close()
+    log.propagate = True

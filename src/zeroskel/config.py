@@ -193,6 +193,26 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None,
     return cfg
 
 
+def read_json_file(path: str | os.PathLike, error: type[Exception] = ValueError, what: str = "JSON") -> Any:
+    """A user's JSON file, parsed; every way it can fail is one ``error`` naming the file and what was wrong
+    (missing, unreadable, not UTF-8, not JSON, nested too deeply). ``what`` says what the file should hold."""
+    import json
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise error(f"{path}: JSON nested too deeply to be {what}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read ({e.strerror or e})") from None
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """sha256 of a file's bytes, read in 1 MiB blocks (cache manifests, downloads, weight ids)."""
     digest = hashlib.sha256()

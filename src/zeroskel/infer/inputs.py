@@ -52,7 +52,6 @@ reported as approximate.
 from __future__ import annotations
 
 import csv
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from zeroskel.config import read_json_file
 from zeroskel.data.formats import load_pickle_safely
 from zeroskel.data.layouts import get_layout, list_layouts, map_layout
 
@@ -341,14 +341,7 @@ def _json_array(obj: Any, name: str) -> np.ndarray:
 
 
 def _read_json(path: Path) -> list[Clip]:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to be frames of joints") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    obj = read_json_file(path, InputError, "frames of joints")
     layout = None
     if isinstance(obj, dict):
         if "joints" not in obj:

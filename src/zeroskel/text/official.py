@@ -23,7 +23,6 @@ folder holding the six JSON files and the tensors side by side (named with or wi
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from zeroskel.config import read_json_file
 from zeroskel.text.class_text import ClassTextTable
 from zeroskel.text.sideinfo import PHASES, SideInfoError, SideInformation, validate, write_json_atomic
 
@@ -173,13 +173,10 @@ def locate_release(path: str | os.PathLike, dataset: str | None = None) -> Relea
 
 # ----------------------------------------------------------------------------------------- JSON
 def _read_phase_json(path: Path) -> dict[str, list[str]]:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         raise SideInfoError(f"{path}: file not found (the release needs "
-                            f"{', '.join(s + '.json' for s in OFFICIAL_STEMS.values())})") from None
-    except json.JSONDecodeError as e:
-        raise SideInfoError(f"{path}: not valid JSON ({e})") from None
+                            f"{', '.join(s + '.json' for s in OFFICIAL_STEMS.values())})")
+    obj = read_json_file(path, SideInfoError, "descriptions")
     if not isinstance(obj, dict):
         raise SideInfoError(f"{path}: expected an object {{class name: [descriptions]}}")
     for name, texts in obj.items():

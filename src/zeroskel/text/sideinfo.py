@@ -36,6 +36,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from zeroskel.config import read_json_file
+
 FORMAT = "zeroskel-side-info/1"
 PHASES: tuple[str, ...] = (
     "spatial_coarse", "spatial_mid", "spatial_fine",
@@ -297,18 +299,7 @@ def load_side_info(path: str | os.PathLike, class_names: Sequence[str] | None = 
                    min_descriptions: int = 1) -> SideInformation:
     """Read and validate a side-information JSON file."""
     path = Path(path)
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SideInfoError(f"{path}: file not found") from None
-    except json.JSONDecodeError as e:
-        raise SideInfoError(f"{path}: not valid JSON ({e})") from None
-    except RecursionError:
-        raise SideInfoError(f"{path}: JSON nested too deeply to be side information") from None
-    except UnicodeDecodeError as e:
-        raise SideInfoError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise SideInfoError(f"{path}: cannot read ({e.strerror or e})") from None
+    obj = read_json_file(path, SideInfoError, "side information")
     si = SideInformation.from_json(obj, origin=str(path))
     return validate(si, class_names, min_descriptions=min_descriptions)
 

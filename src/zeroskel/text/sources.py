@@ -21,13 +21,13 @@ phases (``SOURCE_SLOTS``; every slot holds N_a texts, a single text repeated whe
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from zeroskel.config import read_json_file
 from zeroskel.text.sideinfo import PARTS, PHASES, SideInfoError, SideInformation, validate
 
 LOG = logging.getLogger(__name__)
@@ -65,10 +65,7 @@ def _read_one_turn(descriptions: Mapping[str, str] | str | os.PathLike) -> tuple
     if isinstance(descriptions, Mapping):
         return dict(descriptions), "<memory>"
     path = Path(descriptions)
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise SideInfoError(f"{path}: cannot read one-turn descriptions ({e})") from None
+    obj = read_json_file(path, SideInfoError, "one-turn descriptions")
     if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
         raise SideInfoError(f"{path}: expected a JSON object {{class name: description}}")
     return obj, str(path)
