@@ -61,10 +61,23 @@ def _rows_from_eval_files(d: Path) -> list[dict]:
     return rows
 
 
+def write_csv(rows: list[dict], path: Path) -> None:
+    import csv
+
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+
+
 def read_rows(bench_dirs: list[Path]) -> list[dict]:
     rows = []
     for d in bench_dirs:
         for r in _rows_from_eval_files(d):
+            r["bench_dir"] = d.name if d.name not in ("utd", "msr") else f"{d.parent.name}/{d.name}"
             choice = d / r["protocol"].replace("/", "-") / r["method"] / f"seed{r['seed']}" / "val_head" / "choice.json"
             if choice.exists():
                 c = json.loads(choice.read_text())
@@ -141,8 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bench_dirs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
+    ap.add_argument("--csv", type=Path, default=None,
+                    help="also write every cell's row (validation figures included) to this CSV, with the "
+                         "bench folder it came from")
     args = ap.parse_args(argv)
-    text = tables(read_rows(args.bench_dirs))
+    rows = read_rows(args.bench_dirs)
+    text = tables(rows)
+    if args.csv:
+        write_csv(rows, args.csv)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -213,6 +213,26 @@ def test_variant_cells_share_the_encoder_on_utd(utd_root, tmp_path):
     from zeroskel.train.run_config import RunConfig
     assert load_config(RunConfig, out / "utd-f1" / "_shared" / "config.yaml").seeds == [0, 1]
 
+    # benchmarks/bench_tables.py reads the cells back (tables and the merged CSV of every cell)
+    import runpy
+    import sys
+    tables_py = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_tables.py"
+    argv, sys.argv = sys.argv, ["bench_tables.py", str(out), "--out", str(tmp_path / "t.md"),
+                                "--csv", str(tmp_path / "t.csv")]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(tables_py), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert done.value.code == 0
+    md = (tmp_path / "t.md").read_text(encoding="utf-8")
+    assert "### utd: utd-f1; seeds 0, 1" in md and "| global_align-names | 2 |" in md
+    cells = _read_csv(tmp_path / "t.csv")
+    assert sorted((r["method"], r["seed"]) for r in cells) == [("global_align", "0"), ("global_align", "1"),
+                                                              ("global_align-names", "0"),
+                                                              ("global_align-names", "1")]
+    assert all(r["bench_dir"] == "bench" and r["val_zsl_fused"] != "" for r in cells)
+
 
 TINY = ["encoder.base_channels=4", "encoder.epochs=1", "data.length=16", "extract.views=1", "head.epochs=2",
         "head.min_steps=0", "text.encoder=hashing:32", "progress=false", "eval.validation_encoder=shared",
