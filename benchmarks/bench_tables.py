@@ -61,6 +61,38 @@ def _rows_from_eval_files(d: Path) -> list[dict]:
     return rows
 
 
+HEALTH_FIGURES = [("temporal_attention_entropy", "T attention entropy / log L"),
+                  ("temporal_prototype_cosine", "T prototypes, mean pairwise cos"),
+                  ("spatial_prototype_cosine", "S prototypes, mean pairwise cos"),
+                  ("spatial_kept_fraction", "S prototypes kept by some joint")]
+
+
+def health_tables(bench_dirs: list[Path]) -> str:
+    """Prototype health after training (each Neuron cell's ``seed<S>/health.json``): per method and
+    protocol family, the mean over cells of each figure per phase, and the prototypes' norm change."""
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for d in bench_dirs:
+        for h in sorted(d.glob("*/*/seed*/health.json")):
+            method, protocol = h.parent.parent.name, h.parent.parent.parent.name
+            after = json.loads(h.read_text()).get("after")
+            if after:
+                cells.setdefault((family(protocol), method), []).append(after)
+    if not cells:
+        return ""
+    out = ["Prototype health after training (held-out seen-class clips; mean over cells, phases 1 / 2 / 3):\n",
+           "| family | method | cells | " + " | ".join(c for _, c in HEALTH_FIGURES) + " | norm change S / T, % |",
+           "|---|---|---|" + "---|" * (len(HEALTH_FIGURES) + 1)]
+    for (fam, method), hs in cells.items():
+        figs = []
+        for key, _ in HEALTH_FIGURES:
+            per_phase = np.array([h[key] for h in hs if key in h], dtype=np.float64)
+            figs.append(" / ".join(f"{v:.2f}" for v in per_phase.mean(0)) if len(per_phase) else "n/a")
+        norm = " / ".join(f"{100 * np.mean([h[k] for h in hs]):.1f}"
+                          for k in ("spatial_norm_change", "temporal_norm_change"))
+        out.append(f"| {fam} | {method} | {len(hs)} | " + " | ".join(figs) + f" | {norm} |")
+    return "\n".join(out) + "\n"
+
+
 def write_csv(rows: list[dict], path: Path) -> None:
     import csv
 
@@ -157,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", type=Path, default=None,
                     help="also write every cell's row (validation figures included) to this CSV, with the "
                          "bench folder it came from")
+    ap.add_argument("--health", action="store_true", help="also the prototype health table of the Neuron cells")
     args = ap.parse_args(argv)
     rows = read_rows(args.bench_dirs)
     text = tables(rows)
+    if args.health:
+        text += "\n" + health_tables(args.bench_dirs)
     if args.csv:
         write_csv(rows, args.csv)
     print(text)

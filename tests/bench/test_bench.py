@@ -262,6 +262,12 @@ def test_tiny_grid_on_utd(utd_root, tmp_path):
     md = (out / "results.md").read_text(encoding="utf-8")
     assert "## utd" in md and all(f"| utd | {m} | 1 |" in md for m in methods.split(","))
 
+    # benchmarks/bench_tables.py: the prototype health table covers the Neuron cell only
+    import runpy
+    tables = runpy.run_path(str(Path(__file__).resolve().parents[2] / "benchmarks" / "bench_tables.py"))
+    health = tables["health_tables"]([out])
+    assert "| utd | neuron | 1 |" in health and "cada_vae" not in health
+
     # one encoder, trained once, in the shared run; the method runs hold heads only
     encoders = sorted(p.relative_to(out).as_posix() for p in out.rglob("best.safetensors") if "encoder" in p.parts)
     assert encoders == ["utd-f1/_shared/seed0/encoder/best.safetensors"]
