@@ -93,6 +93,31 @@ def health_tables(bench_dirs: list[Path]) -> str:
     return "\n".join(out) + "\n"
 
 
+PAIRED_FIGURES = [("val_zsl_fused", "val ZSL"), ("val_gzsl_fused_H", "val H"), ("zsl_fused", "test ZSL"),
+                  ("gzsl_fused_H", "test H")]
+
+
+def paired_table(rows: list[dict], pairs: list[tuple[str, str]]) -> str:
+    """A minus B over the cells both finished (same protocol and seed), per protocol family: mean +- std
+    of the difference and how many cells A wins, for validation and test figures."""
+    out = ["Paired differences, A minus B over the same fold and seed (mean +- std; A's wins / cells):\n",
+           "| family | A | B | " + " | ".join(c for _, c in PAIRED_FIGURES) + " |",
+           "|---|---|---|" + "---|" * len(PAIRED_FIGURES)]
+    for fam in dict.fromkeys(family(r["protocol"]) for r in rows):
+        by = {(r["method"], r["protocol"], r["seed"]): r for r in rows if family(r["protocol"]) == fam}
+        for a, b in pairs:
+            keys = [(p, s) for (m, p, s) in by if m == a and (b, p, s) in by]
+            if not keys:
+                continue
+            cells = []
+            for key, _ in PAIRED_FIGURES:
+                d = np.array([_float(by[(a, p, s)].get(key)) - _float(by[(b, p, s)].get(key)) for p, s in keys])
+                d = d[~np.isnan(d)]
+                cells.append(f"{d.mean():+.1f} +- {d.std():.1f} ({int((d > 0).sum())}/{len(d)})" if len(d) else "n/a")
+            out.append(f"| {fam} | {a} | {b} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def write_csv(rows: list[dict], path: Path) -> None:
     import csv
 
@@ -189,10 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", type=Path, default=None,
                     help="also write every cell's row (validation figures included) to this CSV, with the "
                          "bench folder it came from")
+    ap.add_argument("--paired", default="", help="A:B[,A:B...]: per-cell differences of method A minus B")
     ap.add_argument("--health", action="store_true", help="also the prototype health table of the Neuron cells")
     args = ap.parse_args(argv)
     rows = read_rows(args.bench_dirs)
     text = tables(rows)
+    if args.paired:
+        pairs = [tuple(x.split(":", 1)) for x in args.paired.split(",") if x]
+        text += "\n" + paired_table(rows, pairs)  # type: ignore[arg-type]
     if args.health:
         text += "\n" + health_tables(args.bench_dirs)
     if args.csv:

@@ -232,6 +232,10 @@ def test_variant_cells_share_the_encoder_on_utd(utd_root, tmp_path):
                                                               ("global_align-names", "0"),
                                                               ("global_align-names", "1")]
     assert all(r["bench_dir"] == "bench" and r["val_zsl_fused"] != "" for r in cells)
+    paired = runpy.run_path(str(tables_py))["paired_table"]
+    rows = runpy.run_path(str(tables_py))["read_rows"]([out])
+    line = [x for x in paired(rows, [("global_align-names", "global_align")]).splitlines() if "| utd |" in x]
+    assert len(line) == 1 and line[0].count("/2)") == 4   # four figures, each over the two seeds
 
 
 TINY = ["encoder.base_channels=4", "encoder.epochs=1", "data.length=16", "extract.views=1", "head.epochs=2",
