@@ -23,8 +23,9 @@ from zeroskel.data.transforms import Preprocessing
 class DataConfig:
     # Input defaults (origin .. scale_jitter): the former inputs. The issue-13 inputs (first_hip, torso,
     # [joint, motion], crop 0.8, rotation 0.26 about y, scale jitter 0.1; configs/encoder_full.yaml)
-    # won on the seen-class holdout but lost on the zero-shot validation draws of utd-f1 (val ZSL 32.4
-    # vs 42.9, H 34.0 vs 45.9, one fold: BENCHMARKS.md "Encoder recipe"), so they stay an option.
+    # won on the seen-class holdout but lost on the zero-shot validation draws of utd-f1..f5 (seed 0,
+    # prep minus former: global_align ZSL -1.1 / H -2.9, neuron -3.0 / -5.6: BENCHMARKS.md "Encoder
+    # recipe"), so they stay an option.
     root: str = ""                   # dataset folder (as the official download unpacks)
     cache: str = ""                  # optional prepared cache (zeroskel data prepare) used instead
     length: int = 64                 # frames per clip
