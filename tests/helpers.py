@@ -10,6 +10,22 @@ TINY = [
 ]
 
 
+def fit_steps(head, fmap, text, labels, steps: int, lr: float = 1e-2) -> list[float]:
+    """``steps`` Adam updates of a head on one batch (train mode); the loss before each update."""
+    import torch
+
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        head.train()
+        loss = head.loss(head(fmap, text), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def run_tiny(utd_root, out, *extra) -> int:
     """``zeroskel run`` on protocol utd-f1 with the tiny settings (about 20 s on 2 cores)."""
     return main(["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--out", str(out),

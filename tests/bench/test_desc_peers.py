@@ -9,6 +9,8 @@ import json
 import pytest
 import torch
 
+from helpers import fit_steps
+
 from zeroskel.bench.bench import METHODS, make_spec, run_bench
 from zeroskel.train.head import head_kwargs, load_head
 from zeroskel.train.io import load_tensors
@@ -79,16 +81,7 @@ def test_each_peer_learns_on_real_cached_features(grid, method):
     cfg = merge(RunConfig(), {"head": {"name": METHODS[method].head, "options": {**METHODS[method].options, **cfg_opts}}})
     torch.manual_seed(0)
     head = create_model(METHODS[method].head, **head_kwargs(cfg, x.shape[1], text.shape[-1], "kinect20"))
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    seen_text = text[:, classes]
-    losses = []
-    for _ in range(40):
-        head.train()
-        loss = head.loss(head(x, seen_text), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = fit_steps(head, x, text[:, classes], y, steps=40)
     assert all(map(lambda v: v == v, losses))
     # PURLS's InfoNCE with its linear logit scale 2.66 and same-class negatives falls slowly
     drop = 0.97 if method == "purls" else 0.9

@@ -6,6 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import fit_steps
+
 from zeroskel.models import create_model, model_tiny_kwargs
 from zeroskel.models.peers.jpose import group_ids, group_rows, hardest_triplet, hinge_rank
 from zeroskel.models.peers.purls import purls_slots
@@ -102,13 +104,7 @@ def test_jpose_and_revise_pieces():
 def test_state_round_trip(name, p):
     fmap, text, labels = inputs(p=p)
     head = tiny(name)
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    for _ in range(3):
-        head.train()
-        loss = head.loss(head(fmap, text), labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    fit_steps(head, fmap, text, labels, steps=3)
     head.eval()
     again = tiny(name)
     again.load_state_dict(head.state_dict())
