@@ -46,7 +46,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from zeroskel.config import ConfigError, atomic_write_text, merge, parse_overrides, to_dict
+from zeroskel.config import ConfigError, atomic_write_text, merge, parse_overrides, save_config, to_dict
 from zeroskel.train.io import read_json, write_json
 from zeroskel.train.run import Run
 from zeroskel.train.run_config import RunConfig
@@ -441,8 +441,6 @@ def _open_run(path: Path, cfg: RunConfig) -> Run:
     run.cfg.progress, run.cfg.reuse = cfg.progress, cfg.reuse
     seeds = sorted(set(run.cfg.seeds) | set(cfg.seeds))
     if seeds != list(run.cfg.seeds):
-        from zeroskel.config import save_config
-
         run.cfg.seeds = seeds
         save_config(run.cfg, path / "config.yaml")
     return run
