@@ -133,6 +133,13 @@ def test_dry_run_reports_problems(tmp_path, capsys):
     assert main(["bench", "--list-methods"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert {"neuron-no-memory", "sa_dvae", "synse", "cada_vae", "cada_vae-synse"} <= set(listed)
+    assert "neuron-v1text" not in listed
+    cfg = "configs/bench/kinect-issue11.yaml"  # its bench.variants are listed with the built-in methods
+    assert main(["bench", "--list-methods", "--config", cfg]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert set(listed) < set(lines) and lines["neuron-v1text"].endswith(f"[{cfg}]")
+    assert "{'text.side_info': 'benchmarks/text/v1'}" in lines["neuron-v1text"]
+    assert lines["neuron"].split()[1] == "neuron/official" and "[" not in lines["neuron"].split("  ")[-1]
 
 
 def test_results_markdown_mean_std():

@@ -45,7 +45,7 @@ def test_side_info_config_protocol_data_and_run_errors(tmp_path, utd_root, capsy
                                     "missing.json: file not found"),
         "side info, bad field": (["text", "embed", str(bad_json), "--encoder", "hashing:8", "--out",
                                   str(tmp_path / "o")], "lacks field 'spatial_coarse'"),
-        "side info, unknown dataset": (["text", "show", "kth"], "no shipped side information"),
+        "side info, unknown dataset": (["text", "show", "kth"], "no side information shipped"),
         "config, unknown key": (["run", "--protocol", "utd-f1", "--out", str(tmp_path / "r1"), "encoder.nope=1"],
                                 "unknown config key 'encoder.nope'"),
         "config, bad YAML": (["run", "--config", str(bad_yaml), "--out", str(tmp_path / "r3")],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from zeroskel.cli.main import main
 from zeroskel.train import trainer
@@ -233,3 +234,32 @@ def test_skipped_samples_are_logged_once_not_warned_too(msr_root, tmp_path, monk
     assert ds.skipped                                     # MSR Action3D has unreadable clips
     assert not [w for w in caught if "skipping" in str(w.message)]
     assert sum(r.getMessage().startswith("skipped ") for r in records) == len(ds.skipped)
+
+
+def test_side_info_folder_gives_each_dataset_its_file(utd_root, msr_root, tmp_path):
+    """``text.side_info`` may name a folder of ``<dataset>.json`` files (one bench variant over UTD-MHAD
+    and MSR Action3D, e.g. benchmarks/text/v1): each run embeds its own dataset's file from it; a
+    folder without that dataset's file is an error naming the file and what the folder holds."""
+    from zeroskel.config import merge
+    from zeroskel.text.class_text import build_class_text
+    from zeroskel.text.encoders import get_text_encoder
+    from zeroskel.text.sideinfo import SideInfoError, load_shipped, load_side_info
+    from zeroskel.train.run_config import RunConfig
+
+    folder = "benchmarks/text/v1"
+    for protocol, root, dataset in (("utd-f1", utd_root, "utd-mhad"), ("msr-f1", msr_root, "msr-action3d")):
+        cfg = merge(RunConfig(), {"protocol": protocol, "data": {"root": str(root)},
+                                  "text": {"encoder": "hashing:32", "side_info": folder, "temporal": "phase"}})
+        run = Run(tmp_path / protocol, cfg)
+        names = list(run.dataset.class_names)
+        v1 = load_side_info(f"{folder}/{dataset}.json", names)
+        assert v1.num_descriptions == 5 and load_shipped(dataset).num_descriptions == 10  # the folder's file
+        expected = build_class_text(v1, get_text_encoder("hashing:32"), names)
+        assert torch.allclose(run.class_text, expected, atol=1e-6)
+    (tmp_path / "only-msr").mkdir()
+    (tmp_path / "only-msr" / "msr-action3d.json").write_text(open(f"{folder}/msr-action3d.json").read())
+    cfg = merge(RunConfig(), {"protocol": "utd-f1", "data": {"root": str(utd_root)},
+                              "text": {"encoder": "hashing:32", "side_info": str(tmp_path / "only-msr")}})
+    with pytest.raises(SideInfoError, match=r"utd-mhad\.json: no side information in .*only-msr for "
+                                            r"dataset 'utd-mhad' \(available: msr-action3d\)"):
+        Run(tmp_path / "bad", cfg).class_text

@@ -5,7 +5,7 @@
     zeroskel bench ... --data-root utd-mhad=../shared/data/utd_mhad,msr-action3d=../shared/data/msr_action3d
     zeroskel bench --config configs/bench/ntu60.yaml --data-root ntu60=/data/ntu --out runs/ntu --dry-run
     zeroskel bench ... head.epochs=10 cada_vae:head.lr=0.002       # all methods / one method
-    zeroskel bench --list-methods
+    zeroskel bench --list-methods [--config configs/bench/kinect-issue11.yaml]   # + the file's variants
 
 Writes OUT/results.csv (one row per method x protocol x seed, every metric) and OUT/results.md (mean
 +- std per method and protocol family). Rerunning the same command skips finished cells.
@@ -20,15 +20,22 @@ from zeroskel.config import ConfigError
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from zeroskel.bench.bench import METHODS, BenchError, dry_run, make_spec, run_bench
+    from zeroskel.bench.bench import (METHODS, BenchError, dry_run, load_bench_config, make_spec,
+                                      method_table, run_bench)
     from zeroskel.train.run import RunError
 
-    if args.list_methods:
-        width = max(map(len, METHODS))
-        for name, m in METHODS.items():
+    if args.list_methods:  # with --config: its bench.variants too, after the built-in methods
+        try:
+            table = method_table(load_bench_config(args.config)[1].get("variants"),
+                                 f"{args.config}: bench.variants")
+        except (ConfigError, FileNotFoundError) as e:
+            return fail(e)
+        width = max(map(len, table))
+        for name, m in table.items():
             extra = f" options {m.options}" if m.options else ""
             extra += f" {m.overrides}" if m.overrides else ""
-            print(f"{name:<{width}}  {m.head}/{m.variant}{extra}  {m.about}")
+            where = "" if name in METHODS else f"  [{args.config}]"
+            print(f"{name:<{width}}  {m.head}/{m.variant}{extra}  {m.about}{where}")
         return 0
     if not args.out:
         return fail("--out is required (the bench directory)")
@@ -69,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="run config YAML, optionally with a bench: section")
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--dry-run", action="store_true", help="validate the grid and configs, run nothing")
-    p.add_argument("--list-methods", action="store_true", help="print the method table and exit")
+    p.add_argument("--list-methods", action="store_true", help="print the method table (with --config: and "
+                   "its bench.variants) and exit")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell")
     p.add_argument("--quiet", action="store_true", help="no progress bars or console log")
     p.add_argument("overrides", nargs="*", metavar="[method:]key=value", help="config overrides")

@@ -396,7 +396,8 @@ def load_shipped(dataset: str, class_names: Sequence[str] | None = None, *,
     res = root / f"{dataset}.json"
     if not res.is_file():
         available = list_shipped(directory)
-        raise SideInfoError(f"{res}: no shipped side information for dataset {dataset!r} "
+        where = "shipped" if directory is None else f"in {directory}"
+        raise SideInfoError(f"{res}: no side information {where} for dataset {dataset!r} "
                             f"(available: {', '.join(available) or 'none'})")
     with resources.as_file(res) as path:
         return load_side_info(path, class_names)

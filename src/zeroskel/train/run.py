@@ -181,8 +181,12 @@ class Run:
                             "text (text.temporal=%s)", t.encoder, enc.temporal, self.temporal_text, t.temporal)
             si, mode = None, enc.temporal
         else:
-            si = (load_side_info(t.side_info, names) if t.side_info
-                  else load_shipped(self.protocol.dataset, names))
+            if not t.side_info:
+                si = load_shipped(self.protocol.dataset, names)
+            elif Path(t.side_info).is_dir():  # a folder of <dataset>.json files, like the shipped one
+                si = load_shipped(self.protocol.dataset, names, directory=t.side_info)
+            else:
+                si = load_side_info(t.side_info, names)
             mode = self._text_mode()
         cache = t.cache_dir or str(self.dir / "text" / "cache")
         tensor = build_class_text(si, enc, names, source=t.source, cache_dir=cache,

@@ -101,7 +101,8 @@ class HeadConfig:
 class TextConfig:
     encoder: str = "minilm"          # minilm | a local model path | clip:... | precomputed:PATH
     source: str = "side-info"        # side-info | one-turn | manual | pos (verb, noun phrases)
-    side_info: str = ""              # JSON file; empty: the side information shipped for the dataset
+    side_info: str = ""              # JSON file, or a folder of <dataset>.json files (one setting for
+                                     # several datasets); empty: the side information shipped for the dataset
     cache_dir: str = ""              # embedding cache; empty: RUN_DIR/text_cache
     temporal: str = "auto"           # temporal slots: cumulative (start; +middle; +end) | phase |
                                      # auto: what the head scores against (official Neuron: cumulative)
