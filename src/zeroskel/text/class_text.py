@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from zeroskel.text.embed_cache import CachedEncoder
 from zeroskel.text.encoders import TextEncoder
 from zeroskel.text.sideinfo import PHASES, TEMPORAL_PHASES, SideInformation, validate
-from zeroskel.text.sources import SOURCE_SLOTS, make_source, slot_source_texts
+from zeroskel.text.sources import SLOT_SOURCES, SOURCE_SLOTS, make_source, slot_source_texts
 
 TEMPORAL_MODES: tuple[str, ...] = ("phase", "cumulative")
 DEFAULT_TEMPORAL = "phase"
@@ -94,7 +94,7 @@ def build_class_text(side_info: SideInformation | None, encoder: "TextEncoder | 
     if side_info is None and class_names is None:
         raise ValueError("build_class_text: give side_info or class_names")
     names = list(class_names) if class_names is not None else side_info.class_names
-    if source in ("parts", "purls", "pos"):
+    if source in SLOT_SOURCES:
         return _build_slot_text(side_info, encoder, names, source, cache_dir)
     unknown = [p for p in phases if p not in PHASES]
     if unknown:

@@ -33,6 +33,7 @@ from zeroskel.text.sideinfo import PARTS, PHASES, SideInfoError, SideInformation
 LOG = logging.getLogger(__name__)
 
 SOURCES: tuple[str, ...] = ("manual", "one-turn", "side-info", "parts", "purls", "pos")
+SLOT_SOURCES: tuple[str, ...] = ("parts", "purls", "pos")  # slots of their own (SOURCE_SLOTS), not the 6 phases
 SOURCE_SLOTS: dict[str, tuple[str, ...]] = {
     "manual": PHASES, "one-turn": PHASES, "side-info": PHASES,
     "parts": PARTS + ("name",),
@@ -82,7 +83,7 @@ def make_source(name: str, side_info_or_names: SideInformation | Sequence[str], 
             ``one-turn`` when ``descriptions`` is given).
         descriptions: for ``one-turn``: ``{class: text}`` or a JSON file of it.
     """
-    if name in ("parts", "purls", "pos"):
+    if name in SLOT_SOURCES:
         if isinstance(side_info_or_names, SideInformation):
             return side_info_or_names
         raise ValueError(f"source {name!r} needs side information, not class names")
