@@ -10,18 +10,20 @@ TINY = [
 ]
 
 
-def fit_steps(head, fmap, text, labels, steps: int, lr: float = 1e-2) -> list[float]:
-    """``steps`` Adam updates of a head on one batch (train mode); the loss before each update."""
+def fit_steps(head, fmap, text, labels, steps: int, lr: float = 1e-2, opt: str = "adam") -> list[float]:
+    """``steps`` updates (Adam, or SGD with momentum 0.9) of a head on one batch in train mode; the loss
+    before each update."""
     import torch
 
-    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    params = [p for p in head.parameters() if p.requires_grad]
+    optim = torch.optim.Adam(params, lr=lr) if opt == "adam" else torch.optim.SGD(params, lr=lr, momentum=0.9)
     losses = []
     for _ in range(steps):
         head.train()
         loss = head.loss(head(fmap, text), labels)
-        opt.zero_grad()
+        optim.zero_grad()
         loss.backward()
-        opt.step()
+        optim.step()
         losses.append(float(loss.detach()))
     return losses
 

@@ -10,6 +10,8 @@ from zeroskel.models.peers import CadaVaeHead, GlobalAlignHead, SmieHead, class_
 from zeroskel.models.peers.cada_vae import warmup_factor
 from zeroskel.models.peers.smie import jsd_mutual_information, segment_pool
 
+from helpers import fit_steps
+
 PEERS = ("global_align", "cada_vae", "smie")
 C, D, K, T, V = 16, 12, 10, 8, 5
 
@@ -34,17 +36,7 @@ def tiny(name: str, **kw):
 
 
 def train(head, fmap, labels, text, steps: int = 150, lr: float = 0.05, opt: str = "adam") -> list[float]:
-    params = [p for p in head.parameters() if p.requires_grad]
-    optim = torch.optim.Adam(params, lr=lr) if opt == "adam" else torch.optim.SGD(params, lr=lr, momentum=0.9)
-    losses = []
-    head.train()
-    for _ in range(steps):
-        loss = head.loss(head(fmap, text), labels)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-        losses.append(float(loss.detach()))
-    return losses
+    return fit_steps(head, fmap, text, labels, steps, lr, opt)
 
 
 @pytest.mark.parametrize("name", PEERS)
