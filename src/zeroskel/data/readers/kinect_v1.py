@@ -13,12 +13,15 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from zeroskel.data.class_names import BY_DATASET
 from zeroskel.data.layouts import stored_order_permutation
 from zeroskel.data.sample import SkeletonDataset, SkeletonSample, Skipped
+
+T = TypeVar("T")
 
 NUM_JOINTS = 20
 
@@ -69,13 +72,21 @@ class _Collector:
         self.samples: list[SkeletonSample] = []
         self.skipped: list[Skipped] = []
 
-    def skip(self, sample: str, reason: str, source: str | Path = "") -> None:
+    def skip(self, sample: str, reason: str, source: str | Path = "", *, _stacklevel: int = 3) -> None:
         if source:
             reason = f"{reason} ({source})"
         if self.strict:
             raise SampleError(f"{self.dataset}: {sample}: {reason}")
-        warnings.warn(f"{self.dataset}: skipping {sample}: {reason}", stacklevel=3)
+        warnings.warn(f"{self.dataset}: skipping {sample}: {reason}", stacklevel=_stacklevel)
         self.skipped.append(Skipped(sample, reason))
+
+    def read(self, sample: str, path: Path, reader: Callable[[Path], T]) -> T | None:
+        """``reader(path)``, or None after skipping ``sample`` with the reader's reason."""
+        try:
+            return reader(path)
+        except SampleError as err:
+            self.skip(sample, str(err).removeprefix(f"{path}: "), path, _stacklevel=4)
+            return None
 
     def add(self, sample: SkeletonSample) -> None:
         reason = check_joints(sample.joints)
@@ -137,10 +148,8 @@ def load_utd_mhad(root: str | Path, *, strict: bool = False) -> SkeletonDataset:
         if not 1 <= t <= UTD_TRIALS:
             out.skip(name, f"unknown trial t{t} (UTD-MHAD has t1..t{UTD_TRIALS})", path)
             continue
-        try:
-            joints = read_utd_mhad_file(path)
-        except SampleError as err:
-            out.skip(name, str(err).removeprefix(f"{path}: "), path)
+        joints = out.read(name, path, read_utd_mhad_file)
+        if joints is None:
             continue
         out.add(SkeletonSample(name=name, joints=joints, label=a - 1, subject=s,
                                meta={"trial": t}, source=str(path)))
@@ -184,10 +193,8 @@ def load_msr_action3d(root: str | Path, *, strict: bool = False) -> SkeletonData
         if not 1 <= a <= num_classes:
             out.skip(name, f"unknown class a{a:02d} (MSR Action3D has a01..a{num_classes})", path)
             continue
-        try:
-            joints = read_msr_action3d_file(path)
-        except SampleError as err:
-            out.skip(name, str(err).removeprefix(f"{path}: "), path)
+        joints = out.read(name, path, read_msr_action3d_file)
+        if joints is None:
             continue
         out.add(SkeletonSample(name=name, joints=joints, label=a - 1,
                                subject=s, meta={"execution": e}, source=str(path)))
@@ -343,11 +350,10 @@ def load_nw_ucla(root: str | Path, *, strict: bool = False) -> SkeletonDataset:
             out.skip(name, f"unknown class a{a:02d} (NW-UCLA has a01-a06, a08, a09, a11, a12)",
                      path)
             continue
-        try:
-            joints, label = read_nw_ucla_file(path)
-        except SampleError as err:
-            out.skip(name, str(err).removeprefix(f"{path}: "), path)
+        read = out.read(name, path, read_nw_ucla_file)
+        if read is None:
             continue
+        joints, label = read
         expected = NWUCLA_ACTION_TO_LABEL[a]
         if label - 1 != expected:
             out.skip(name, f"label {label} disagrees with file id a{a:02d} (expected {expected + 1})",
