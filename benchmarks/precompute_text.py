@@ -23,14 +23,14 @@ from zeroskel.text.sideinfo import PHASES, load_shipped
 from zeroskel.text.sources import SLOT_SOURCES, SOURCES, make_source, slot_source_texts
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="utd-mhad,msr-action3d")
     ap.add_argument("--encoder", default="minilm")
     ap.add_argument("--side-info-dirs", default="", help="comma-separated folders of <dataset>.json files "
                     "whose texts are added (the shipped ones are always in)")
     ap.add_argument("--out", required=True)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     texts: list[str] = []
     folders = [None] + [d for d in args.side_info_dirs.split(",") if d]
     for ds, folder in ((ds, f) for ds in args.datasets.split(",") for f in folders):

@@ -222,16 +222,9 @@ def test_variant_cells_share_the_encoder_on_utd(utd_root, tmp_path):
 
     # benchmarks/bench_tables.py reads the cells back (tables and the merged CSV of every cell)
     import runpy
-    import sys
     tables_py = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_tables.py"
-    argv, sys.argv = sys.argv, ["bench_tables.py", str(out), "--out", str(tmp_path / "t.md"),
-                                "--csv", str(tmp_path / "t.csv")]
-    try:
-        with pytest.raises(SystemExit) as done:
-            runpy.run_path(str(tables_py), run_name="__main__")
-    finally:
-        sys.argv = argv
-    assert done.value.code == 0
+    tables = runpy.run_path(str(tables_py))
+    assert tables["main"]([str(out), "--out", str(tmp_path / "t.md"), "--csv", str(tmp_path / "t.csv")]) == 0
     md = (tmp_path / "t.md").read_text(encoding="utf-8")
     assert "### utd: utd-f1; seeds 0, 1" in md and "| global_align-names | 2 |" in md
     cells = _read_csv(tmp_path / "t.csv")
@@ -239,8 +232,7 @@ def test_variant_cells_share_the_encoder_on_utd(utd_root, tmp_path):
                                                               ("global_align-names", "0"),
                                                               ("global_align-names", "1")]
     assert all(r["bench_dir"] == "bench" and r["val_zsl_fused"] != "" for r in cells)
-    paired = runpy.run_path(str(tables_py))["paired_table"]
-    rows = runpy.run_path(str(tables_py))["read_rows"]([out])
+    paired, rows = tables["paired_table"], tables["read_rows"]([out])
     line = [x for x in paired(rows, [("global_align-names", "global_align")]).splitlines() if "| utd |" in x]
     assert len(line) == 1 and line[0].count("/2)") == 4   # four figures, each over the two seeds
 

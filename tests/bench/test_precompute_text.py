@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import runpy
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "precompute_text.p
 
 
 def _precompute(*args: str) -> None:
-    argv, sys.argv = sys.argv, ["precompute_text.py", *args]
-    try:
-        runpy.run_path(str(SCRIPT), run_name="__main__")
-    finally:
-        sys.argv = argv
+    runpy.run_path(str(SCRIPT))["main"](list(args))
 
 
 def test_table_holds_the_version1_rows_a_bench_variant_reads(utd_root, tmp_path):
