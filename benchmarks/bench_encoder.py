@@ -9,12 +9,17 @@ GPU when one is available):
   the cost a run pays on top.
 - ``head_ratio``: clips/s of Neuron head training steps from cached feature maps vs running the
   frozen encoder forward at every step (as the official Neuron code does), and their ratio.
+- ``train_by_shift`` (``--shift-paths``): training clips/s with each implementation of the temporal
+  shift (``conv``: the CPU default, a depthwise convolution; ``gather``: the index path CUDA uses),
+  timed round-robin in the same process, same weights and batches, so their ratio is fair on a
+  shared machine.
 
 Times are medians of ``--repeats`` runs of ``--steps`` steps after one warm-up run; weights are
 random (speed does not depend on them).
 
     python benchmarks/bench_encoder.py --data-root ../shared/data/utd_mhad --threads 1
     python benchmarks/bench_encoder.py ... --widths 16,64 --devices cpu,cuda --set data.streams=[joint,motion]
+    python benchmarks/bench_encoder.py ... --widths 16 --shift-paths conv,gather --threads 2
 
 Writes ``benchmarks/results/encoder_<tag>.json`` and ``.md`` (``--results DIR``).
 """
@@ -35,6 +40,7 @@ from zeroskel.config import load_config
 from zeroskel.data import load_dataset
 from zeroskel.data.clips import ClipDataset
 from zeroskel.data.protocols import make_splits
+from zeroskel.models import shift_ops
 from zeroskel.train.head import head_kwargs
 from zeroskel.train.io import build_model
 from zeroskel.train.pretrain import encoder_kwargs
@@ -52,7 +58,27 @@ def _median_rate(fn, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(rates), rates
 
 
-def bench_width(cfg: RunConfig, ds, sp, width: int, dev: torch.device, steps: int, repeats: int) -> dict:
+SHIFT_PATHS = {"conv": shift_ops.temporal_shift_conv, "gather": shift_ops.temporal_shift_gather}
+
+
+def _shift_round_robin(train, paths: list[str], repeats: int) -> dict[str, dict]:
+    """Training clips/s with each temporal-shift path, one timed run of each in turn."""
+    default = shift_ops.temporal_shift
+    rates: dict[str, list[float]] = {p: [] for p in paths}
+    try:
+        for rep in range(repeats + 1):  # the first round warms up
+            for p in paths:
+                shift_ops.temporal_shift = SHIFT_PATHS[p]  # what TemporalShift.forward calls
+                r = train()
+                if rep:
+                    rates[p].append(r)
+    finally:
+        shift_ops.temporal_shift = default
+    return {p: {"median": statistics.median(v), "runs": v} for p, v in rates.items()}
+
+
+def bench_width(cfg: RunConfig, ds, sp, width: int, dev: torch.device, steps: int, repeats: int,
+                shift_paths: list[str] | None = None) -> dict:
     cfg.encoder.base_channels = width
     seen = list(map(int, sp.seen))
     lay_v = ds.samples[0].joints.shape[2]
@@ -97,6 +123,8 @@ def bench_width(cfg: RunConfig, ds, sp, width: int, dev: torch.device, steps: in
                  "params_M": sum(p.numel() for p in enc.parameters()) / 1e6}
     out["train_clips_per_s"], _ = _median_rate(lambda: train(False), repeats)
     out["train_with_data_clips_per_s"], _ = _median_rate(lambda: train(True), repeats)
+    if shift_paths:
+        out["train_by_shift"] = _shift_round_robin(lambda: train(False), shift_paths, repeats)
 
     # the head: from the cache vs the frozen encoder every step
     enc.eval()
@@ -136,7 +164,7 @@ def bench_width(cfg: RunConfig, ds, sp, width: int, dev: torch.device, steps: in
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", default="../shared/data/utd_mhad")
     ap.add_argument("--protocol", default="utd-f1")
@@ -146,9 +174,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--set", nargs="*", default=[], help="run-config overrides (data.streams=..., ...)")
+    ap.add_argument("--shift-paths", default="", help="also time training with each temporal-shift "
+                    "path, e.g. conv,gather (round-robin)")
     ap.add_argument("--tag", default="", help="results file name: encoder_<tag>.json (default: devices)")
     ap.add_argument("--results", default=str(Path(__file__).parent / "results"))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     cfg = load_config(RunConfig, None, list(args.set))
@@ -158,8 +188,14 @@ def main() -> None:
     rows = []
     for d in devices:
         for w in map(int, args.widths.split(",")):
-            r = bench_width(cfg, ds, sp, w, torch.device(d), args.steps, args.repeats)
+            paths = [p for p in args.shift_paths.split(",") if p]
+            unknown = sorted(set(paths) - set(SHIFT_PATHS))
+            if unknown:
+                ap.error(f"--shift-paths: unknown {unknown}; known: {sorted(SHIFT_PATHS)}")
+            r = bench_width(cfg, ds, sp, w, torch.device(d), args.steps, args.repeats, paths)
             rows.append(r)
+            for p, v in r.get("train_by_shift", {}).items():
+                print(f"{d} width {w}: train with the {p} temporal shift {v['median']:.1f} clips/s", flush=True)
             print(f"{d} width {w}: train {r['train_clips_per_s']:.1f} clips/s "
                   f"({r['train_with_data_clips_per_s']:.1f} with preprocessing); head from cache "
                   f"{r['head_from_cache_clips_per_s']:.0f} vs encoder every step "
@@ -179,9 +215,17 @@ def main() -> None:
     lines += [f"| {r['device']} | {r['width']} | {r['params_M']:.2f} | {r['train_clips_per_s']:.1f} | "
               f"{r['train_with_data_clips_per_s']:.1f} | {r['head_from_cache_clips_per_s']:.0f} | "
               f"{r['head_encoder_every_step_clips_per_s']:.0f} | {r['head_ratio']:.1f}x |" for r in rows]
+    shift_rows = [(r, p, v) for r in rows for p, v in r.get("train_by_shift", {}).items()]
+    if shift_rows:
+        lines += ["", "Temporal-shift paths (training clips/s, medians of round-robin runs):", "",
+                  "| device | width | path | train clips/s | ratio to the first path |", "|---|---|---|---|---|"]
+        for r, p, v in shift_rows:
+            first = next(iter(r["train_by_shift"].values()))["median"]
+            lines.append(f"| {r['device']} | {r['width']} | {p} | {v['median']:.1f} | {v['median'] / first:.2f} |")
     (res / f"encoder_{tag}.md").write_text("\n".join(lines) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
     np.set_printoptions(precision=3)
-    main()
+    sys.exit(main())

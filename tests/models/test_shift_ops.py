@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from zeroskel.models.shift_ops import (OFFSET_GRAD_STEP, OFFSET_GRAD_ZERO, TemporalShift, shift_in_index,
-                                       shift_out_index, spatial_shift, temporal_shift)
+                                       shift_out_index, spatial_shift, temporal_shift, temporal_shift_conv,
+                                       temporal_shift_gather)
 
 
 def naive_spatial_shift(x: torch.Tensor, direction: int) -> torch.Tensor:
@@ -58,22 +59,31 @@ def test_shift_out_inverts_shift_in():
     assert torch.equal(x, y)
 
 
+OFFSET_SETS = {
+    "both ends": [-2.3, -0.6, 0.25, 0.9, 1.7, 7.4],  # fractional, some reads past both ends
+    "all ahead": [2.5, 3.0, 4.75, 2.2, 6.1, 3.3],  # every lo > 0: the convolution crops the start
+    "all behind": [-12.0, -3.5, -1.25, -4.0, -2.9, -9.9],  # every lo < 0, some channels read only zeros
+}
+
+
+@pytest.mark.parametrize("impl", [temporal_shift, temporal_shift_conv, temporal_shift_gather])
+@pytest.mark.parametrize("offsets", OFFSET_SETS.values(), ids=OFFSET_SETS.keys())
 @pytest.mark.parametrize("stride", [1, 2])
-def test_temporal_shift_matches_loop(stride):
+def test_temporal_shift_matches_loop(stride, offsets, impl):
     torch.manual_seed(1)
     n, c, t, v = 2, 6, 9, 3
     x = torch.randn(n, c, t, v, dtype=torch.float64, requires_grad=True)
-    # fractional offsets, some pushing reads past both ends
-    offset = torch.tensor([-2.3, -0.6, 0.25, 0.9, 1.7, 7.4], dtype=torch.float64, requires_grad=True)
-    ours = temporal_shift(x, offset, stride)
+    offset = torch.tensor(offsets, dtype=torch.float64, requires_grad=True)
+    ours = impl(x, offset, stride)
     ref = naive_temporal_shift(x, offset, stride)
     assert ours.shape == (n, c, t // stride, v)
-    assert torch.allclose(ours, ref)
+    tol = 1e-6  # the gather path takes positions in float32 (exact weights in half precision)
+    assert torch.allclose(ours, ref, atol=tol)
     g = torch.randn_like(ours)
     gx_ours, go_ours = torch.autograd.grad((ours * g).sum(), (x, offset))
     gx_ref, go_ref = torch.autograd.grad((ref * g).sum(), (x, offset))
-    assert torch.allclose(gx_ours, gx_ref)
-    assert torch.allclose(go_ours, go_ref)
+    assert torch.allclose(gx_ours, gx_ref, atol=tol)
+    assert torch.allclose(go_ours, go_ref, atol=tol)
 
 
 def test_integer_offsets_are_plain_shifts():
@@ -125,3 +135,16 @@ def test_temporal_shift_half_precision(dtype):
     half = temporal_shift(x.to(dtype), offset.to(dtype), 2)
     assert half.dtype == dtype
     assert torch.allclose(half.float(), full, atol=0.05, rtol=0.02)
+
+
+def test_conv_and_gather_paths_agree_in_float32_training():
+    """The CPU training path (convolution) and the gather path: same outputs and gradients in float32."""
+    torch.manual_seed(4)
+    x = torch.randn(8, 16, 64, 20, requires_grad=True)
+    offset = (torch.rand(16) * 6 - 3).requires_grad_(True)
+    g = torch.randn(8, 16, 32, 20)
+    outs = [f(x, offset, 2) for f in (temporal_shift_conv, temporal_shift_gather)]
+    grads = [torch.autograd.grad((o * g).sum(), (x, offset)) for o in outs]
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5)
+    assert torch.allclose(grads[0][1], grads[1][1], rtol=1e-4, atol=1e-3)

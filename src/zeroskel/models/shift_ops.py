@@ -10,8 +10,12 @@ Written from the published facts, no compiled extension:
 * Adaptive temporal shift: channel c of the output frame t reads the input at the real position
   ``t * stride + offset[c]``, linearly interpolated between its two nearest frames, zeros outside [0, T);
   the output has ``T // stride`` frames. Offsets are initialised uniform in [-1, 1] (+0.5 when stride is 2).
-  Implemented with floor indices and two ``gather`` calls, positions computed in float32 so that the
-  interpolation weights stay exact in half precision.
+  On the CPU in float32 / float64 it runs as a depthwise convolution along time whose per-channel
+  kernel holds the two interpolation weights at the channel's integer shift (``gather`` and its
+  ``scatter_add`` backward are the slowest ops of a CPU training step; the convolution is the same
+  function, 2.4x faster per training step: BENCHMARKS.md, "Encoder throughput"); elsewhere (CUDA, half
+  precision, tracing for ONNX) with floor indices and two ``gather`` calls, positions computed in
+  float32 so that the interpolation weights stay exact in half precision.
 * The original's offset-gradient rule: in training, the offset's gradient g is replaced by
   ``sign(g) * 0.01`` (``1e-4`` where g == 0), while the gradient w.r.t. the input is the exact one.
   Done by passing the offsets through an identity autograd function whose backward applies the rule;
@@ -21,12 +25,15 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 __all__ = [
     "shift_in_index",
     "shift_out_index",
     "spatial_shift",
     "temporal_shift",
+    "temporal_shift_conv",
+    "temporal_shift_gather",
     "offset_grad_rule",
     "TemporalShift",
     "OFFSET_GRAD_STEP",
@@ -80,6 +87,37 @@ def temporal_shift(x: torch.Tensor, offset: torch.Tensor, stride: int = 1) -> to
     Output frame t of channel c is the linear interpolation of the input at ``t * stride + offset[c]``
     between frames floor and floor + 1, each read as zero when outside [0, T).
     """
+    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.shape[2] >= stride
+            and not torch.jit.is_tracing() and not torch.compiler.is_compiling()):
+        return temporal_shift_conv(x, offset, stride)
+    return temporal_shift_gather(x, offset, stride)
+
+
+def temporal_shift_conv(x: torch.Tensor, offset: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """:func:`temporal_shift` as a depthwise convolution along time (the CPU path).
+
+    With ``lo[c] = floor(offset[c])``, output frame t of channel c is
+    ``(1 - f[c]) * x[t*stride + lo[c]] + f[c] * x[t*stride + lo[c] + 1]`` (``f = offset - lo``): a
+    kernel of ``K = max(lo) - min(lo) + 2`` taps per channel, zero but for those two weights, over the
+    input zero-padded (or cropped) to the frames ``[min(lo), (T_out - 1) * stride + max(lo) + 2)``.
+    The weights are built from ``offset``, so its gradient is the exact one of the interpolation.
+    """
+    n, c, t, v = x.shape
+    t_out = t // stride
+    lo = torch.floor(offset.detach()).to(torch.long)  # (C,)
+    lo_min, lo_max = (int(b) for b in torch.aminmax(lo))
+    k = lo_max - lo_min + 2
+    w_hi = (offset - lo.to(offset.dtype)).to(x.dtype)  # (C,) weight of frame lo + 1
+    tap = torch.arange(k, device=x.device).view(1, k)  # (1, K)
+    first = (lo - lo_min).view(c, 1)  # (C, 1) tap of frame lo
+    kernel = (1 - w_hi).view(c, 1) * (tap == first) + w_hi.view(c, 1) * (tap == first + 1)  # (C, K)
+    end = (t_out - 1) * stride + lo_max + 2  # one past the last input frame read
+    xp = F.pad(x, (0, 0, -lo_min, end - t))  # (N, C, end - lo_min, V); negative pads crop
+    return F.conv2d(xp, kernel.view(c, 1, k, 1), stride=(stride, 1), groups=c)  # (N, C, T_out, V)
+
+
+def temporal_shift_gather(x: torch.Tensor, offset: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """:func:`temporal_shift` with floor indices and two ``gather`` calls (CUDA, half precision, export)."""
     n, c, t, v = x.shape
     t_out = t // stride
     # positions in float32 even for half inputs: t*stride + offset must keep its fraction exactly
