@@ -46,5 +46,5 @@ def test_readme_main_job_runs(utd_root, tmp_path):
     assert (tmp_path / "run" / "bundle" / "bundle.json").exists()
     # the official Neuron head's phases, its prototype health and the encoder diagnostic are reported
     assert {"spatial_phase1", "temporal_phase3"} <= set(m["zsl"]) and {"before", "after"} <= set(m["health"])
-    assert set(m["encoder"]["supervised"]) == {"test_seen", "holdout"}
+    assert set(m["encoder"]["supervised"]) == {"test_seen", "holdout", "val_seen"}
     # (its wall time is a benchmark figure, measured on a quiet machine, not a test: README, BENCHMARKS.md)

@@ -44,6 +44,14 @@ def test_run_directory_contract(tiny_run):
     # the holdout figure equals the one pre-training chose the checkpoint on
     enc = json.loads((tiny_run / "seed0" / "encoder" / "result.json").read_text())
     assert sup["holdout"]["values"][0] == pytest.approx(enc["best_val_acc"])
+    # val_seen: the validation encoders on their held-out subject's clips after their last epoch
+    draws = [json.loads((tiny_run / "seed0" / "val_encoder" / f"d{k}" / "result.json").read_text()) for k in (0, 1)]
+    last = [d["history"][-1]["val_acc"] for d in draws]
+    assert sup["val_seen"]["values"] == [pytest.approx(sum(last) / 2)]
+    assert "val_seen" not in ev_sup                       # read from the encoders' records, not cached
+    from zeroskel.analysis.analysis import read_encoder_supervised
+
+    assert read_encoder_supervised(tiny_run, 0)["val_seen"] == sup["val_seen"]["values"][0]  # zeroskel analyze
     assert set(m["seconds"]) == {"pretrain", "extract", "train", "evaluate"}
     # either-branch counts a sample when either branch is right: never below either branch
     z = m["zsl"]

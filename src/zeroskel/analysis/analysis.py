@@ -274,13 +274,21 @@ def read_confusion(run_dir: str | Path, seed: int, key: str = "zsl_fused") -> di
 
 def read_encoder_supervised(run_dir: str | Path, seed: int) -> dict[str, Any] | None:
     """``encoder.supervised`` of one seed: top-1 (%) of the encoder's own classifier on the test
-    split's seen-class clips and on the holdout (a diagnostic; None for runs made before it existed)."""
+    split's seen-class clips and on the holdout, and of the validation encoders on their held-out
+    subjects (``val_seen``, from metrics.json) (a diagnostic; None for runs made before it existed)."""
     path = Path(run_dir) / f"seed{seed}" / "encoder_supervised.json"
     if not path.exists():
         return None
     d = read_json(path)
-    return {"metric": "top-1 (%) of the encoder's classifier on seen-class clips (diagnostic)",
-            **{k: d[k]["top1"] for k in ("test_seen", "holdout") if k in d}}
+    out = {"metric": "top-1 (%) of the encoder's classifier on seen-class clips (diagnostic)",
+           **{k: d[k]["top1"] for k in ("test_seen", "holdout") if k in d}}
+    metrics = Path(run_dir) / "metrics.json"
+    if metrics.exists():
+        m = read_json(metrics)
+        val_seen = m.get("encoder", {}).get("supervised", {}).get("val_seen")
+        if val_seen and seed in m.get("seeds", []):
+            out["val_seen"] = val_seen["values"][m["seeds"].index(seed)]
+    return out
 
 
 def training_curves(run_dir: str | Path, seed: int) -> dict[str, dict[str, list[float]]]:

@@ -35,7 +35,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     sup = result.get("encoder_supervised")
     if sup:
         print(f"  encoder supervised top-1 (seen classes, diagnostic): test {sup['test_seen']:.1f}%, "
-              f"holdout {sup['holdout']:.1f}%")
+              f"holdout {sup['holdout']:.1f}%"
+              + (f", validation subjects {sup['val_seen']:.1f}%" if "val_seen" in sup else ""))
     phases = result["clustering"]["phases"]
     print(f"  k-means k = {result['clustering']['k']}; per phase: silhouette / ARI / FMI / CH")
     for ph, m in phases.items():

@@ -88,7 +88,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sup = summary.get("encoder", {}).get("supervised") if isinstance(summary.get("encoder"), dict) else None
         if sup:
             print(f"  encoder supervised (seen classes, diagnostic): test {sup['test_seen']['mean']:.2f}  "
-                  f"holdout {sup['holdout']['mean']:.2f}")
+                  f"holdout {sup['holdout']['mean']:.2f}"
+                  + (f"  validation subjects {sup['val_seen']['mean']:.2f}" if "val_seen" in sup else ""))
         unseen = len(run.protocol.unseen)
         print(f"  chance         ZSL {100 / unseen:.2f} (1 of {unseen} unseen classes)")
         print(f"bundle (the trained models): {bundle}")
