@@ -23,8 +23,8 @@ from zeroskel.data.transforms import Preprocessing
 class DataConfig:
     # Input defaults (origin .. scale_jitter): the former inputs. The issue-13 inputs (first_hip, torso,
     # [joint, motion], crop 0.8, rotation 0.26 about y, scale jitter 0.1; configs/encoder_full.yaml)
-    # won on the seen-class holdout but lost on the zero-shot validation draws of utd-f1..f5 (seed 0,
-    # prep minus former: global_align ZSL -1.1 / H -2.9, neuron -3.0 / -5.6: BENCHMARKS.md "Encoder
+    # won on the seen-class figures but lost on the zero-shot validation draws of utd-f1..f5 x 3 seeds
+    # (prep minus former: global_align ZSL -1.9 / H -3.9, neuron -2.4 / -3.2: BENCHMARKS.md "Encoder
     # recipe"), so they stay an option.
     root: str = ""                   # dataset folder (as the official download unpacks)
     cache: str = ""                  # optional prepared cache (zeroskel data prepare) used instead
