@@ -63,6 +63,7 @@ OFFSET_SETS = {
     "both ends": [-2.3, -0.6, 0.25, 0.9, 1.7, 7.4],  # fractional, some reads past both ends
     "all ahead": [2.5, 3.0, 4.75, 2.2, 6.1, 3.3],  # every lo > 0: the convolution crops the start
     "all behind": [-12.0, -3.5, -1.25, -4.0, -2.9, -9.9],  # every lo < 0, some channels read only zeros
+    "far away": [-1e4 - 0.3, 0.5, 9.0, 8.2, 1e5 + 0.7, -7.5],  # taps clamped: the kernel stays short
 }
 
 

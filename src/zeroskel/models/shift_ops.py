@@ -101,13 +101,16 @@ def temporal_shift_conv(x: torch.Tensor, offset: torch.Tensor, stride: int = 1) 
     kernel of ``K = max(lo) - min(lo) + 2`` taps per channel, zero but for those two weights, over the
     input zero-padded (or cropped) to the frames ``[min(lo), (T_out - 1) * stride + max(lo) + 2)``.
     The weights are built from ``offset``, so its gradient is the exact one of the interpolation.
+    A channel shifted past every frame reads only zeros, so its taps move to the nearest position that
+    still does (``lo`` clamped to ``[-(T_out - 1) * stride - 2, T]``): K stays at most 2T + 4.
     """
     n, c, t, v = x.shape
     t_out = t // stride
     lo = torch.floor(offset.detach()).to(torch.long)  # (C,)
+    w_hi = (offset - lo.to(offset.dtype)).to(x.dtype)  # (C,) weight of frame lo + 1
+    lo = lo.clamp(-(t_out - 1) * stride - 2, t)  # where the taps sit; beyond these bounds every read is a zero
     lo_min, lo_max = (int(b) for b in torch.aminmax(lo))
     k = lo_max - lo_min + 2
-    w_hi = (offset - lo.to(offset.dtype)).to(x.dtype)  # (C,) weight of frame lo + 1
     tap = torch.arange(k, device=x.device).view(1, k)  # (1, K)
     first = (lo - lo_min).view(c, 1)  # (C, 1) tap of frame lo
     kernel = (1 - w_hi).view(c, 1) * (tap == first) + w_hi.view(c, 1) * (tap == first + 1)  # (C, K)
