@@ -81,11 +81,10 @@ def test_each_peer_learns_on_real_cached_features(grid, method):
     cfg = merge(RunConfig(), {"head": {"name": METHODS[method].head, "options": {**METHODS[method].options, **cfg_opts}}})
     torch.manual_seed(0)
     head = create_model(METHODS[method].head, **head_kwargs(cfg, x.shape[1], text.shape[-1], "kinect20"))
-    losses = fit_steps(head, x, text[:, classes], y, steps=40)
+    # PURLS's InfoNCE with its linear logit scale 2.66 and same-class negatives falls slowly: more steps
+    losses = fit_steps(head, x, text[:, classes], y, steps=120 if method == "purls" else 40)
     assert all(map(lambda v: v == v, losses))
-    # PURLS's InfoNCE with its linear logit scale 2.66 and same-class negatives falls slowly
-    drop = 0.97 if method == "purls" else 0.9
-    assert sum(losses[-5:]) / 5 < drop * sum(losses[:5]) / 5, losses[::5]
+    assert sum(losses[-5:]) / 5 < 0.9 * sum(losses[:5]) / 5, losses[::5]
     head.eval()
     with torch.no_grad():
         scores = head(fmap[:64], text).fused_scores()
