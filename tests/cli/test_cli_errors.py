@@ -108,15 +108,16 @@ def test_ctrl_c_during_run_names_resume(utd_root, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "zeroskel.cli.main", "run", "--protocol", "utd-f1",
                              "--data-root", str(utd_root), "--out", str(out), "--quiet", *TINY,
-                             "encoder.epochs=50"],
+                             "encoder.epochs=500"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
                             # a shell starts background jobs with SIGINT ignored, and Python then installs no
                             # KeyboardInterrupt handler: give the child the terminal's default disposition
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
-        while not (out / "seed0" / "encoder").exists() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.2)  # training has started
+        while not (out / "seed0" / "encoder" / "state.pt").exists() and time.time() < deadline \
+                and proc.poll() is None:
+            time.sleep(0.2)  # the first epoch is done: the training loop is running
         proc.send_signal(signal.SIGINT)
         err = proc.stderr.read().decode()
         code = proc.wait(timeout=60)
