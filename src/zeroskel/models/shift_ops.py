@@ -12,8 +12,9 @@ Written from the published facts, no compiled extension:
   the output has ``T // stride`` frames. Offsets are initialised uniform in [-1, 1] (+0.5 when stride is 2).
   On the CPU in float32 / float64 it runs as a depthwise convolution along time whose per-channel
   kernel holds the two interpolation weights at the channel's integer shift (``gather`` and its
-  ``scatter_add`` backward are the slowest ops of a CPU training step; the convolution is the same
-  function, 2.4x faster per training step: BENCHMARKS.md, "Encoder throughput"); elsewhere (CUDA, half
+  ``scatter_add`` backward were the slowest ops of a CPU training step; the convolution is the same
+  function and trains the width-16 encoder 2.0x faster on 2 quiet cores, 2.6x on one loaded core:
+  BENCHMARKS.md, "Encoder recipe", throughput); elsewhere (CUDA, half
   precision, tracing for ONNX) with floor indices and two ``gather`` calls, positions computed in
   float32 so that the interpolation weights stay exact in half precision.
 * The original's offset-gradient rule: in training, the offset's gradient g is replaced by
