@@ -719,8 +719,9 @@ class Run:
         """
         if self.cfg.eval.validation_encoder != "separate":
             return None
-        found = sorted((self.encoder_dir(seed) / "val_encoder").glob("d*/result.json"))
-        if not found:
+        root = self.encoder_dir(seed) / "val_encoder"
+        found = [root / f"d{k}" / "result.json" for k in range(self.cfg.eval.val_draws)]
+        if not all(f.exists() for f in found):
             return None
         results = [read_json(f) for f in found]
         last = [float(r["history"][-1]["val_acc"]) for r in results]
