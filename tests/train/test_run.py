@@ -271,3 +271,19 @@ def test_side_info_folder_gives_each_dataset_its_file(utd_root, msr_root, tmp_pa
     with pytest.raises(SideInfoError, match=r"utd-mhad\.json: no side information in .*only-msr for "
                                             r"dataset 'utd-mhad' \(available: msr-action3d\)"):
         Run(tmp_path / "bad", cfg).class_text
+
+
+def test_val_seen_only_from_trained_validation_encoders(tiny_run, tmp_path):
+    """encoder.pretrained_only writes validation encoders without epochs: no val_seen, no error."""
+    import shutil
+
+    from zeroskel.train.run import Run
+
+    assert len(Run(tiny_run).val_encoder_seen(0)["values"]) == 2
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    for k in (0, 1):
+        (copy / "seed0" / "val_encoder" / f"d{k}" / "result.json").write_text(
+            json.dumps({"best_epoch": -1, "note": "encoder.pretrained_only: no pre-training"}))
+    assert Run(copy).val_encoder_seen(0) is None
+    assert "val_seen" not in Run(copy).encoder_supervised(0)

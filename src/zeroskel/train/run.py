@@ -724,6 +724,8 @@ class Run:
         if not all(f.exists() for f in found):
             return None
         results = [read_json(f) for f in found]
+        if not all(r.get("history") for r in results):  # encoder.pretrained_only: no epoch was trained
+            return None
         last = [float(r["history"][-1]["val_acc"]) for r in results]
         return {"top1": sum(last) / len(last), "values": last, "num": [int(r["num_val"]) for r in results]}
 
