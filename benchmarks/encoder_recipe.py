@@ -35,7 +35,7 @@ from zeroskel.config import load_config
 from zeroskel.data import load_dataset
 from zeroskel.data.protocols import get_protocol, make_splits, validation_draw
 from zeroskel.train.io import read_json
-from zeroskel.train.pretrain import pretrain_encoder, supervised_accuracy
+from zeroskel.train.pretrain import pretrain_encoder, supervised_accuracy, validation_seen
 from zeroskel.train.run_config import RunConfig
 
 PREP = ["data.origin=first_hip", "data.scale=torso", "data.streams=[joint,motion]",
@@ -124,22 +124,21 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = time.perf_counter() - t0
                 res = read_json(Path(tmp) / "encoder" / "result.json")
                 test_seen = supervised_accuracy(path, ds, sp.test_seen, torch.device("cpu"))
-                draws = []
                 for d in range(args.draws):  # as zeroskel run trains its validation encoders
                     v = validation_draw(ds, sp, split_seed=cfg.data.split_seed, seed=args.seed, draw=d,
                                         num_subjects=cfg.eval.val_subjects)
                     pretrain_encoder(cfg, ds, fit_idx=v.val_train, val_idx=v.val_seen,
                                      classes=v.val_seen_classes, out_dir=Path(tmp) / f"d{d}", seed=args.seed,
                                      num_person=1, device=torch.device("cpu"), protocol=fold)
-                    draws.append(read_json(Path(tmp) / f"d{d}" / "result.json")["history"][-1]["val_acc"])
+                val_seen = validation_seen([Path(tmp) / f"d{d}" for d in range(args.draws)])
             row = {"variant": name, "fold": fold, "seed": args.seed, "overrides": overrides,
                    "holdout_best": res["best_val_acc"], "best_epoch": res["best_epoch"],
                    "holdout_last": res["history"][-1]["val_acc"], "epochs": res["epochs"],
                    "num_fit": res["num_fit"], "num_holdout": res["num_val"],
                    "test_seen": test_seen["top1"], "num_test_seen": test_seen["num"],
                    "seconds": round(seconds, 1), "threads": args.threads}
-            if draws:
-                row.update(val_seen=float(np.mean(draws)), val_seen_draws=draws)
+            if val_seen:
+                row.update(val_seen=val_seen["top1"], val_seen_draws=val_seen["values"])
             print(json.dumps(row), flush=True)
             with out.open("a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zeroskel.train.pretrain import validation_seen
+
 FIGURES = ("val_seen", "holdout", "test_seen", "encoder_s")
 HEAD_FIGURES = (("val_zsl", "val ZSL"), ("val_H", "val H"), ("test_zsl", "test ZSL"), ("test_H", "test H"))
 
@@ -78,13 +80,12 @@ def read_cells(variant: str, dirs: list[Path], heads: list[str], data_root: str 
         for shared_seed in sorted(bench.glob("*/_shared/seed*")):
             protocol, seed = shared_seed.parent.parent.name, int(shared_seed.name[4:])
             enc = shared_seed / "encoder" / "result.json"
-            draws = sorted(shared_seed.glob("val_encoder/d*/result.json"))
+            val_seen = validation_seen(sorted(shared_seed.glob("val_encoder/d*")))
             if not enc.exists():
                 continue
             method_dirs = [bench / protocol / h for h in heads]
             cell = {"variant": variant, "bench_dir": str(bench), "protocol": protocol, "seed": seed,
-                    "val_seen": (float(np.mean([_read(d)["history"][-1]["val_acc"] for d in draws]))
-                                 if draws else math.nan),
+                    "val_seen": val_seen["top1"] if val_seen else math.nan,
                     "holdout": float(_read(enc)["best_val_acc"]), "encoder_s": float(_read(enc)["seconds"]),
                     "test_seen": _test_seen(shared_seed, method_dirs, _protocol_name(bench / protocol), seed,
                                             data_root)}

@@ -164,6 +164,21 @@ def encoder_result(out_dir: Path) -> dict[str, Any]:
     return read_json(out_dir / "result.json")
 
 
+def validation_seen(draw_dirs: Sequence[Path]) -> dict[str, Any] | None:
+    """``val_seen`` of validation-draw encoders (their ``result.json`` in ``draw_dirs``): top-1 (%) on
+    the clips of the subject each draw held out after the last epoch (the checkpoint's epoch was chosen
+    on these same clips), the mean over draws with ``values`` and ``num`` per draw. None when a draw is
+    missing or trained no epoch (``encoder.pretrained_only``)."""
+    paths = [Path(d) / "result.json" for d in draw_dirs]
+    if not paths or not all(p.exists() for p in paths):
+        return None
+    results = [read_json(p) for p in paths]
+    if not all(r.get("history") for r in results):
+        return None
+    last = [float(r["history"][-1]["val_acc"]) for r in results]
+    return {"top1": sum(last) / len(last), "values": last, "num": [int(r["num_val"]) for r in results]}
+
+
 def clip_preprocessing(meta: dict[str, Any]):
     """The :class:`Preprocessing` an encoder was trained with, from its checkpoint metadata
     (checkpoints from before the option existed: the defaults plus their ``align_view``)."""
@@ -199,4 +214,4 @@ def supervised_accuracy(encoder_path: Path, dataset: SkeletonDataset, indices: S
 
 
 __all__ = ["pretrain_encoder", "load_encoder", "encoder_result", "supervised_accuracy",
-           "clip_preprocessing"]
+           "validation_seen", "clip_preprocessing"]

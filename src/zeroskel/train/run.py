@@ -47,7 +47,7 @@ from zeroskel.train.head import BRANCHES, head_epochs, load_head, score_features
 from zeroskel.train.io import load_tensors, read_json, save_tensors, write_json
 from zeroskel.train.plan import Stage, StageClock
 from zeroskel.train.pretrain import (clip_preprocessing, load_encoder, pretrain_encoder,
-                                     supervised_accuracy)
+                                     supervised_accuracy, validation_seen)
 from zeroskel.train.run_config import RunConfig
 from zeroskel.train.runtime import (LOG, environment, is_main_process, resolve_device,
                                      setup_logging)
@@ -720,14 +720,7 @@ class Run:
         if self.cfg.eval.validation_encoder != "separate":
             return None
         root = self.encoder_dir(seed) / "val_encoder"
-        found = [root / f"d{k}" / "result.json" for k in range(self.cfg.eval.val_draws)]
-        if not all(f.exists() for f in found):
-            return None
-        results = [read_json(f) for f in found]
-        if not all(r.get("history") for r in results):  # encoder.pretrained_only: no epoch was trained
-            return None
-        last = [float(r["history"][-1]["val_acc"]) for r in results]
-        return {"top1": sum(last) / len(last), "values": last, "num": [int(r["num_val"]) for r in results]}
+        return validation_seen([root / f"d{k}" for k in range(self.cfg.eval.val_draws)])
 
     def summarize(self) -> dict[str, Any]:
         """``metrics.json``: mean, std and per-seed values of every metric, plus timings."""
