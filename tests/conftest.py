@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Runs' independent stages in this process, one after another (jobs=auto would start worker processes,
+# which do not see a test's monkeypatches); tests of the worker processes set jobs themselves.
+os.environ.setdefault("ZEROSKEL_JOBS", "1")
 DATA_ROOT = Path(os.environ.get("ZEROSKEL_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 

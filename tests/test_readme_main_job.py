@@ -30,7 +30,8 @@ def test_readme_names_the_real_data_and_a_protocol():
 
 
 @pytest.mark.slow
-def test_readme_main_job_runs(utd_root, tmp_path):
+def test_readme_main_job_runs(utd_root, tmp_path, monkeypatch):
+    monkeypatch.delenv("ZEROSKEL_JOBS", raising=False)  # the README's defaults: jobs=auto (workers on 2+ threads)
     argv = readme_main_job()[1:]
     argv[argv.index("--data-root") + 1] = str(utd_root)
     argv[argv.index("--out") + 1] = str(tmp_path / "run")

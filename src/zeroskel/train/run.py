@@ -65,6 +65,9 @@ class RunError(RuntimeError):
 class Run:
     """A run directory and the steps that fill it."""
 
+    _in_worker = False  # True in a worker process of zeroskel.train.parallel
+    _later_steps: tuple[str, ...] = ()  # the steps run_seed runs after the current one
+
     def __init__(self, run_dir: str | Path, cfg: RunConfig | None = None) -> None:
         self.dir = Path(run_dir)
         if cfg is None:
@@ -253,6 +256,9 @@ class Run:
 
         from zeroskel.config import atomic_write_text
 
+        if self._in_worker:
+            return  # a worker process (``jobs``): the main process writes what the stage returns
+
         if not getattr(self, "_jsonl_loaded", False):  # steps an earlier process ran (before --resume)
             self._jsonl_loaded = True
             path = self.dir / "metrics.jsonl"
@@ -316,25 +322,61 @@ class Run:
 
     # ----------------------------------------------------------------------------- steps
     def pretrain(self, seed: int) -> None:
-        """Main encoder (seen classes) and, unless shared, the validation encoder."""
+        """Main encoder (seen classes) and, unless shared, the validation encoders; side by side in
+        worker processes when ``jobs`` allows (see :mod:`zeroskel.train.parallel`)."""
+        from zeroskel.train.parallel import Job, run_jobs
+
         def work():
-            sp, d = self.splits, self.encoder_dir(seed)
-            fit_idx = np.setdiff1d(sp.train, sp.holdout)
-            common = dict(seed=seed, num_person=self.num_person, device=self.device,
-                          protocol=self.protocol.name)
-            with self._stage(seed, "encoder"):
-                pretrain_encoder(self.cfg, self.dataset, fit_idx=fit_idx, val_idx=sp.holdout,
-                                 classes=sp.seen, out_dir=d / "encoder",
-                                 on_epoch=self._record(seed, "encoder"), **common)
+            # in a worker, an encoder's features are extracted as soon as it is trained, and the class
+            # text is embedded by a worker that would otherwise wait, when the run goes on to those steps
+            ahead = {"extract": "extract" in self._later_steps}
+            jobs = [Job("encoder", "_pretrain_main", (seed,), ahead)]
             if self.cfg.eval.validation_encoder == "separate":
-                for v in self._val_draws(seed):
-                    out = d / "val_encoder" / f"d{v.draw}"
-                    self._check_draw(out, v)
-                    with self._stage(seed, f"validation encoder d{v.draw}"):
-                        pretrain_encoder(self.cfg, self.dataset, fit_idx=v.val_train, val_idx=v.val_seen,
-                                         classes=v.val_seen_classes, out_dir=out,
-                                         on_epoch=self._record(seed, f"val_encoder/d{v.draw}"), **common)
+                jobs += [Job(f"validation encoder d{v.draw}", "_pretrain_draw", (seed, v.draw), ahead)
+                         for v in self._val_draws(seed)]
+            if "train" in self._later_steps:
+                jobs.append(Job("class text", "_class_text_job", (seed,), background=True))
+            run_jobs(self, seed, jobs)
         self._timed(seed, "pretrain", work)
+
+    def _encoder_common(self, seed: int) -> dict[str, Any]:
+        return dict(seed=seed, num_person=self.num_person, device=self.device, protocol=self.protocol.name)
+
+    def _pretrain_main(self, seed: int, extract: bool = False) -> None:
+        sp, d = self.splits, self.encoder_dir(seed)
+        pretrain_encoder(self.cfg, self.dataset, fit_idx=np.setdiff1d(sp.train, sp.holdout), val_idx=sp.holdout,
+                         classes=sp.seen, out_dir=d / "encoder", on_epoch=self._record(seed, "encoder"),
+                         **self._encoder_common(seed))
+        if extract:
+            self._extract_sets(seed, "encoder")
+
+    def _pretrain_draw(self, seed: int, draw: int, extract: bool = False) -> None:
+        v = self._val_draws(seed)[draw]
+        out = self.encoder_dir(seed) / "val_encoder" / f"d{v.draw}"
+        self._check_draw(out, v)
+        pretrain_encoder(self.cfg, self.dataset, fit_idx=v.val_train, val_idx=v.val_seen,
+                         classes=v.val_seen_classes, out_dir=out,
+                         on_epoch=self._record(seed, f"val_encoder/d{v.draw}"), **self._encoder_common(seed))
+        if extract:
+            self._extract_sets(seed, f"val_encoder/d{v.draw}")
+
+    def _class_text_job(self, seed: int) -> None:
+        self.class_text  # built and cached in text/, where the train step reads it
+
+    def _job_done(self, job) -> bool:
+        """Whether the stage ``job`` (a :class:`~zeroskel.train.parallel.Job`) has nothing left to do."""
+        seed = job.args[0]
+        if job.method == "_pretrain_main":
+            out = self.encoder_dir(seed) / "encoder"
+        elif job.method == "_pretrain_draw":
+            out = self.encoder_dir(seed) / "val_encoder" / f"d{job.args[1]}"
+        elif job.method == "_class_text_job":
+            return (self.dir / "text" / "class_text.safetensors").exists()
+        elif job.method == "_val_head_draw":
+            return (self.seed_dir(seed) / "val_head" / f"d{job.args[1]}" / "history.json").exists()
+        else:
+            return False
+        return (out / "result.json").exists() and (out / "best.safetensors").exists()
 
     def _val_draws(self, seed: int):
         """The ``eval.val_draws`` draws of the validation protocol of ``seed``."""
@@ -383,24 +425,28 @@ class Run:
     def extract(self, seed: int) -> None:
         @self._staged(seed, "features")
         def work():
-            d = self.encoder_dir(seed)
-            encoders: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {}
-            for name, (enc, idx, aug) in self._feature_sets(seed).items():
-                out = d / "features" / f"{name}.safetensors"
-                if out.exists():
-                    continue
-                if enc not in encoders:
-                    path = d / enc / "best.safetensors"
-                    if not path.exists():
-                        raise RunError(f"{path} missing: run `zeroskel pretrain {self.dir}` first")
-                    encoders[enc] = load_encoder(path, self.device)
-                extract_features(encoders[enc][0], self.dataset, idx, out,
-                                 views=self.cfg.extract.views, train_aug=aug,
-                                 length=self.cfg.data.length, num_person=self.num_person,
-                                 preprocessing=clip_preprocessing(encoders[enc][1]), seed=seed,
-                                 batch_size=self.cfg.extract.batch_size, device=self.device,
-                                 show_progress=self.cfg.progress)
+            self._extract_sets(seed)
         self._timed(seed, "extract", work)
+
+    def _extract_sets(self, seed: int, encoder: str | None = None) -> None:
+        """The feature files of ``seed`` not yet written (only those of ``encoder``, if given)."""
+        d = self.encoder_dir(seed)
+        encoders: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {}
+        for name, (enc, idx, aug) in self._feature_sets(seed).items():
+            out = d / "features" / f"{name}.safetensors"
+            if out.exists() or (encoder is not None and enc != encoder):
+                continue
+            if enc not in encoders:
+                path = d / enc / "best.safetensors"
+                if not path.exists():
+                    raise RunError(f"{path} missing: run `zeroskel pretrain {self.dir}` first")
+                encoders[enc] = load_encoder(path, self.device)
+            extract_features(encoders[enc][0], self.dataset, idx, out,
+                             views=self.cfg.extract.views, train_aug=aug,
+                             length=self.cfg.data.length, num_person=self.num_person,
+                             preprocessing=clip_preprocessing(encoders[enc][1]), seed=seed,
+                             batch_size=self.cfg.extract.batch_size, device=self.device,
+                             show_progress=self.cfg.progress)
 
     def _features(self, seed: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         path = self.encoder_dir(seed) / "features" / f"{name}.safetensors"
@@ -414,16 +460,19 @@ class Run:
         return torch.cat([fs[0], fu[0]]), torch.cat([ls, lu]).numpy()
 
     def train(self, seed: int) -> None:
-        """Validation heads (one per draw; choose epoch + calibration), then the final head."""
+        """Validation heads (one per draw, side by side when ``jobs`` allows; choose epoch +
+        calibration), then the final head."""
+        from zeroskel.train.parallel import Job, run_jobs
+
         def work():
             d, cfg = self.seed_dir(seed), self.cfg
             choice_path = d / "val_head" / "choice.json"
             if not choice_path.exists():
                 draws = self._val_draws(seed)
-                histories = []
-                for v in draws:
-                    with self._stage(seed, f"validation head d{v.draw}"):
-                        histories.append(self._val_head(seed, v))
+                self.class_text  # built (and cached in text/) once, before any worker reads it
+                run_jobs(self, seed, [Job(f"validation head d{v.draw}", "_val_head_draw", (seed, v.draw))
+                                      for v in draws])
+                histories = [self._val_head(seed, v) for v in draws]  # read back from history.json
                 e = cfg.eval
                 choice = combine_draws(histories, key="val_select", min_fraction=e.min_fraction,
                                        smooth_fraction=e.smooth_fraction, select_epoch=e.select_epoch)
@@ -458,6 +507,9 @@ class Run:
                                                     "seconds": res.seconds, "gamma": gamma,
                                                     "history": res.history})
             (d / "head" / "state.pt").unlink(missing_ok=True)
+
+    def _val_head_draw(self, seed: int, draw: int) -> None:
+        self._val_head(seed, self._val_draws(seed)[draw])
 
     def _val_head(self, seed: int, v) -> list[dict[str, Any]]:
         """Train (or read back) the validation head of draw ``v``; its per-epoch history."""
@@ -630,6 +682,17 @@ class Run:
         yield
         self._clock.finish(i, time.perf_counter() - t0)
 
+    def _stage_started(self, seed: int, name: str):
+        """``_stage`` split in two for a stage run by a worker: log its start, return a token."""
+        i = self._clock.index(seed, name) if self._clock is not None else None
+        if i is not None:
+            LOG.info("%s", self._clock.start(i))
+        return i
+
+    def _stage_finished(self, token, seconds: float) -> None:
+        if token is not None:
+            self._clock.finish(token, seconds)
+
     def _staged(self, seed: int, name: str):
         """``_stage`` as a decorator of a step's ``work`` function."""
         def wrap(fn):
@@ -641,9 +704,19 @@ class Run:
 
     # ----------------------------------------------------------------------------- whole job
     def run_seed(self, seed: int, steps: tuple[str, ...] = STEPS) -> None:
-        for step in steps:
+        from zeroskel.train.parallel import close_pool
+
+        for i, step in enumerate(steps):
             LOG.info("seed %d: %s", seed, step)
-            getattr(self, step)(seed)
+            self._later_steps = tuple(steps[i + 1:])  # what a step may prepare ahead (see pretrain)
+            try:
+                getattr(self, step)(seed)
+            except BaseException:
+                close_pool(self, terminate=True)
+                raise
+            finally:
+                self._later_steps = ()
+        close_pool(self)  # the worker processes of this seed's stages (jobs)
 
     def run(self, steps: tuple[str, ...] = STEPS, *, summarize: bool = True) -> dict[str, Any]:
         with self.locked():

@@ -131,6 +131,9 @@ class RunConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"             # auto | cpu | cuda | cuda:1
     num_threads: int = 0             # torch CPU threads (0: torch's default)
+    jobs: int = 0                    # worker processes for a seed's independent stages (main and
+                                     # validation encoders, validation heads); 0: auto (CPU: one
+                                     # per thread, threads shared out; GPU, torchrun: 1); 1: in turn
     progress: bool = True
     tensorboard: bool = False
     reuse: str = ""                  # run directory whose encoders and feature caches to reuse

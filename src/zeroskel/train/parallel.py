@@ -1,0 +1,195 @@
+"""A seed's independent stages side by side, in worker processes (``jobs``).
+
+The main encoder and the validation draws' encoders do not depend on each other, nor do the draws'
+validation heads. On a CPU, small models use several threads poorly (a width-16 Shift-GCN training
+step is 1.6x faster on 2 threads than on 1), so two such stages on one thread each finish sooner
+than one after the other on two: the README main job takes 176 s instead of 204 s on the 2-core
+machine (``benchmarks/bench_jobs.py``, BENCHMARKS.md "Speed and memory"). A worker that finishes
+its encoder extracts that encoder's feature maps at once, and one that would wait embeds the class
+text, when the run goes on to those steps.
+
+Each worker is a fresh (spawned) process with ``threads`` torch threads that rebuilds the
+:class:`~zeroskel.train.run.Run` from its directory and config and runs one stage at a time, and
+the pool is kept for the seed's next step; every stage writes its own files atomically, so an
+interrupted job resumes as before, and a stage's result does not depend on which process ran it
+(each seeds itself; only the thread count changes float rounding).
+
+    zeroskel run --protocol utd-f1 --data-root ../shared/data/utd_mhad --out runs/utd-f1 jobs=1   # one at a time
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zeroskel.train.runtime import LOG
+
+ENV_JOBS = "ZEROSKEL_JOBS"      # what jobs=0 (auto) means, when set (the test suite sets 1)
+_WORKER: dict[str, Any] = {}   # the worker process's Run
+
+
+@dataclass
+class Job:
+    """One stage: ``Run.<method>(*args)``, logged as ``name``.
+
+    ``in_worker`` are keyword arguments added when a worker runs it (e.g. extract the encoder's
+    features right after training it, while the other worker is still busy); a ``background`` job
+    (e.g. embedding the class text) runs only beside others, in a worker that would idle otherwise.
+    """
+    name: str
+    method: str
+    args: tuple
+    in_worker: dict[str, Any] = field(default_factory=dict)
+    background: bool = False
+
+
+def plan_workers(jobs: int, num_threads: int, device: torch.device, tasks: int) -> tuple[int, int]:
+    """(worker processes, torch threads each) for ``tasks`` independent stages.
+
+    Args:
+        jobs: the run's ``jobs`` setting; 0 is auto: the ``ZEROSKEL_JOBS`` environment variable when
+            set, else as many workers as threads allow (one thread or more each) on the CPU, and
+            none on a GPU (its stages already run in parallel on the chip).
+        num_threads: the run's ``num_threads`` (0: torch's default).
+        device: the run's device.
+        tasks: stages that could run side by side.
+    Returns ``(1, threads)`` when the stages run in this process, one after another.
+    """
+    threads = num_threads if num_threads > 0 else torch.get_num_threads()
+    if jobs < 0:
+        raise ValueError(f"jobs must be >= 0 (0: auto), got {jobs}")
+    if jobs == 0 and os.environ.get(ENV_JOBS, "").strip():
+        value = os.environ[ENV_JOBS].strip()
+        if not value.isdigit():
+            raise ValueError(f"{ENV_JOBS} must be a number of worker processes (0: auto), got {value!r}")
+        jobs = int(value)
+    if jobs == 0:
+        jobs = threads if device.type == "cpu" else 1
+    if _distributed():
+        jobs = 1  # torchrun: the processes already share every stage
+    workers = max(1, min(jobs, tasks))
+    if workers == 1:
+        return 1, threads
+    return workers, max(1, threads // workers)
+
+
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or (dist.is_available() and dist.is_initialized())
+
+
+def _log_targets() -> tuple[str | None, bool]:
+    """Where this process logs: (log file or None, whether to stderr), for the workers to do the same."""
+    path, stream = None, False
+    for h in LOG.handlers:
+        if isinstance(h, logging.FileHandler):
+            path = h.baseFilename
+        elif isinstance(h, logging.StreamHandler):
+            stream = True
+    return path, stream
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel ends this worker when the main process dies (even by kill -9), so no orphan
+    keeps writing into a run directory that a resumed run may be using."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the main process still terminates its workers on Ctrl-C and on errors
+
+
+def _init_worker(run_dir: str, cfg: Any, threads: int, log_file: str | None, verbose: bool) -> None:
+    import signal
+
+    from zeroskel.train.run import Run
+    from zeroskel.train.runtime import setup_logging
+
+    # Ctrl-C in a terminal reaches every process of the group: the main process handles it (stops the
+    # workers, names the --resume command); a worker would only print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    setup_logging(Path(log_file) if log_file else None, verbose=verbose)
+    run = Run(run_dir, cfg)
+    torch.set_num_threads(threads)
+    run._in_worker = True  # the main process writes metrics.jsonl from the histories returned
+    _WORKER["run"] = run
+
+
+def _work(method: str, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[tuple[int, str], list[dict[str, Any]]], float]:
+    run = _WORKER["run"]
+    run._histories.clear()
+    t0 = time.perf_counter()
+    getattr(run, method)(*args, **kwargs)
+    return dict(run._histories), time.perf_counter() - t0
+
+
+def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
+    """Run ``jobs`` (stages of ``seed``) in worker processes when ``run.cfg.jobs`` allows, else here.
+
+    Stages already done (``run._job_done``) are not sent to a worker. The workers' per-epoch
+    histories reach ``metrics.jsonl`` as each stage ends. Ctrl-C (or any error) stops the
+    workers; their finished epochs are kept.
+    """
+    pending = [j for j in jobs if not run._job_done(j)]
+    workers, threads = plan_workers(run.cfg.jobs, run.cfg.num_threads, run.device,
+                                    sum(not j.background for j in pending))
+    for j in jobs:
+        if j.background or (workers > 1 and j in pending):
+            continue
+        with run._stage(seed, j.name):  # one after another, or done already (a resumed run)
+            getattr(run, j.method)(*j.args)
+    if workers == 1:
+        return
+    LOG.info("%d stages side by side: %d worker processes, %d thread(s) each (jobs=%d)",
+             sum(not j.background for j in pending), workers, threads, run.cfg.jobs)
+    pool = _pool(run, workers, threads)
+    try:
+        started = {j.name: run._stage_started(seed, j.name) for j in pending}
+        results = [(j, pool.apply_async(_work, (j.method, j.args, j.in_worker))) for j in pending]
+        for j, res in results:
+            histories, seconds = res.get()
+            run._histories.update(histories)
+            run._write_jsonl()
+            run._stage_finished(started[j.name], seconds)
+    except BaseException:
+        close_pool(run, terminate=True)
+        raise
+
+
+def _pool(run: Any, workers: int, threads: int):
+    """The run's worker pool, started once and kept for the next steps of the seed (a spawned worker
+    takes about 2 s to import torch and load the dataset)."""
+    key = (workers, threads)
+    held = run.__dict__.get("_pool")
+    if held is not None and held[0] == key:
+        return held[1]
+    close_pool(run)
+    log_file, verbose = _log_targets()
+    pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
+                                        initargs=(str(run.dir), run.cfg, threads, log_file, verbose))
+    run.__dict__["_pool"] = (key, pool)
+    return pool
+
+
+def close_pool(run: Any, *, terminate: bool = False) -> None:
+    """Stop the run's worker processes, if any (``terminate``: without waiting for their work)."""
+    held = run.__dict__.pop("_pool", None)
+    if held is None:
+        return
+    pool = held[1]
+    if terminate:
+        pool.terminate()
+    else:
+        pool.close()
+    pool.join()
