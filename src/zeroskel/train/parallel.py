@@ -1,9 +1,8 @@
 """A seed's independent stages side by side, in worker processes (``jobs``).
 
 The main encoder and the validation draws' encoders do not depend on each other, nor do the draws'
-validation heads. On a CPU, small models use several threads poorly (a width-16 Shift-GCN training
-step is 1.6x faster on 2 threads than on 1), so two such stages on one thread each finish sooner
-than one after the other on two: the README main job takes 176 s instead of 204 s on the 2-core
+validation heads. On a CPU, small models use several threads poorly, so two such stages on one
+thread each finish sooner than one after the other on two: the README main job takes 176 s instead of 204 s on the 2-core
 machine (``benchmarks/bench_jobs.py``, BENCHMARKS.md "Speed and memory"). A worker that finishes
 its encoder extracts that encoder's feature maps at once, and one that would wait embeds the class
 text, when the run goes on to those steps.
