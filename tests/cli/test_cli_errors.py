@@ -102,13 +102,14 @@ def test_a_closed_pipe_is_quiet():
     assert first.startswith(b"utd-mhad: 27 classes") and err == ""
 
 
-def test_ctrl_c_during_run_names_resume(utd_root, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["num_threads=2", "jobs=2"]], ids=["in-turn", "workers"])
+def test_ctrl_c_during_run_names_resume(utd_root, tmp_path, extra):
     from helpers import TINY
 
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "zeroskel.cli.main", "run", "--protocol", "utd-f1",
                              "--data-root", str(utd_root), "--out", str(out), "--quiet", *TINY,
-                             "encoder.epochs=500"],
+                             "encoder.epochs=500", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
                             # a shell starts background jobs with SIGINT ignored, and Python then installs no
                             # KeyboardInterrupt handler: give the child the terminal's default disposition

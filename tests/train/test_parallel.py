@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -95,3 +96,43 @@ def test_workers_resume_and_report_errors(utd_root, in_turn, tmp_path, capsys):
         wa, _ = load_tensors(in_turn / "seed0" / enc / "best.safetensors")
         wb, _ = load_tensors(out / "seed0" / enc / "best.safetensors")
         assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-5) for k in wa), enc
+
+
+def test_a_dead_worker_stops_the_run_with_a_message(utd_root, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import TINY
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "zeroskel.cli.main", "run", "--protocol", "utd-f1",
+                             "--data-root", str(utd_root), "--out", str(out), "--quiet", *TINY,
+                             "encoder.epochs=500", "num_threads=2", "jobs=2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.time() + 120
+        while not (out / "seed0" / "encoder" / "state.pt").exists() and time.time() < deadline \
+                and proc.poll() is None:
+            time.sleep(0.2)  # the workers are training
+        workers = []
+        for d in Path("/proc").iterdir():                # the run's worker processes (not its resource tracker)
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == proc.pid and b"spawn_main" in (d / "cmdline").read_bytes():
+                    workers.append(int(d.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        assert workers
+        os.kill(workers[0], signal.SIGKILL)               # as the kernel's out-of-memory killer would
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)                     # fails instead of waiting for the dead worker
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 2 and "Traceback" not in err
+    assert "a worker process of" in err and "died" in err and "--resume" in err
+    assert (out / "seed0" / "encoder" / "state.pt").exists()   # finished epochs kept

@@ -21,6 +21,8 @@ import logging
 import multiprocessing as mp
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,7 +140,8 @@ def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
 
     Stages already done (``run._job_done``) are not sent to a worker. The workers' per-epoch
     histories reach ``metrics.jsonl`` as each stage ends. Ctrl-C (or any error) stops the
-    workers; their finished epochs are kept.
+    workers; their finished epochs are kept. A worker that dies (killed, out of memory) ends the
+    run with a RunError naming ``--resume`` instead of a wait for its result.
     """
     pending = [j for j in jobs if not run._job_done(j)]
     workers, threads = plan_workers(run.cfg.jobs, run.cfg.num_threads, run.device,
@@ -155,12 +158,19 @@ def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
     pool = _pool(run, workers, threads)
     try:
         started = {j.name: run._stage_started(seed, j.name) for j in pending}
-        results = [(j, pool.apply_async(_work, (j.method, j.args, j.in_worker))) for j in pending]
-        for j, res in results:
-            histories, seconds = res.get()
+        futures = [(j, pool.submit(_work, j.method, j.args, j.in_worker)) for j in pending]
+        for j, fut in futures:
+            histories, seconds = fut.result()
             run._histories.update(histories)
             run._write_jsonl()
             run._stage_finished(started[j.name], seconds)
+    except BrokenProcessPool:
+        close_pool(run, terminate=True)
+        from zeroskel.train.run import RunError
+
+        raise RunError(f"a worker process of {run.dir} died (killed, or out of memory?); finished epochs "
+                       f"are kept: continue with `zeroskel run --out {run.dir} --resume`, with jobs=1 to "
+                       "run one stage at a time in this process") from None
     except BaseException:
         close_pool(run, terminate=True)
         raise
@@ -175,8 +185,10 @@ def _pool(run: Any, workers: int, threads: int):
         return held[1]
     close_pool(run)
     log_file, verbose = _log_targets()
-    pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
-                                        initargs=(str(run.dir), run.cfg, threads, log_file, verbose))
+    # a pool of spawned processes (fork after torch's thread pools start can deadlock); unlike
+    # multiprocessing.Pool, it fails (BrokenProcessPool) instead of waiting forever when a worker dies
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                               initargs=(str(run.dir), run.cfg, threads, log_file, verbose))
     run.__dict__["_pool"] = (key, pool)
     return pool
 
@@ -188,7 +200,7 @@ def close_pool(run: Any, *, terminate: bool = False) -> None:
         return
     pool = held[1]
     if terminate:
-        pool.terminate()
-    else:
-        pool.close()
-    pool.join()
+        procs = getattr(pool, "_processes", None) or {}  # pid -> Process (the executor's own table)
+        for proc in list(procs.values()):
+            proc.terminate()  # stop work in progress (its last finished epoch is saved)
+    pool.shutdown(wait=True, cancel_futures=True)
