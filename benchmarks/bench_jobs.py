@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{', '.join(f'{w:.1f}' for w in s['wall_s'])} | {s['wall_vs_first']:.2f}x | "
                      f"{s['peak_rss_gb_median']:.2f} GB | {st.get('pretrain', 0):.1f} | {st.get('extract', 0):.1f} | "
                      f"{st.get('train', 0):.1f} | {st.get('evaluate', 0):.1f} | "
-                     f"{', '.join(f'{v:.1f}' for v in s['zsl_fused'])} | {', '.join(f'{v:.1f}' for v in s['gzsl_H'])} |")
+                     f"{', '.join(f'{v:.1f}' for v in s['zsl_fused'])} | "
+                     f"{', '.join(f'{v:.1f}' for v in s['gzsl_H'])} |")
     (res / f"{args.tag}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

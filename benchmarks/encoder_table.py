@@ -80,9 +80,9 @@ def read_cells(variant: str, dirs: list[Path], heads: list[str], data_root: str 
         for shared_seed in sorted(bench.glob("*/_shared/seed*")):
             protocol, seed = shared_seed.parent.parent.name, int(shared_seed.name[4:])
             enc = shared_seed / "encoder" / "result.json"
-            val_seen = validation_seen(sorted(shared_seed.glob("val_encoder/d*")))
             if not enc.exists():
                 continue
+            val_seen = validation_seen(sorted(shared_seed.glob("val_encoder/d*")))
             method_dirs = [bench / protocol / h for h in heads]
             cell = {"variant": variant, "bench_dir": str(bench), "protocol": protocol, "seed": seed,
                     "val_seen": val_seen["top1"] if val_seen else math.nan,

@@ -96,6 +96,14 @@ def test_workers_resume_and_report_errors(utd_root, in_turn, tmp_path, capsys):
         wa, _ = load_tensors(in_turn / "seed0" / enc / "best.safetensors")
         wb, _ = load_tensors(out / "seed0" / enc / "best.safetensors")
         assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-5) for k in wa), enc
+    # a step called on its own (zeroskel pretrain RUN_DIR) stops its workers when it returns
+    from zeroskel.train.run import Run
+
+    for enc in ("encoder", "val_encoder/d0"):
+        (out / "seed0" / enc / "result.json").unlink()
+    run = Run(out)
+    run.pretrain(0)
+    assert "_pool" not in run.__dict__ and (out / "seed0" / "encoder" / "result.json").exists()
 
 
 def test_a_dead_worker_stops_the_run_with_a_message(utd_root, tmp_path):

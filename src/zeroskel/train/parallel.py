@@ -2,10 +2,10 @@
 
 The main encoder and the validation draws' encoders do not depend on each other, nor do the draws'
 validation heads. On a CPU, small models use several threads poorly, so two such stages on one
-thread each finish sooner than one after the other on two: the README main job takes 176 s instead of 204 s on the 2-core
-machine (``benchmarks/bench_jobs.py``, BENCHMARKS.md "Speed and memory"). A worker that finishes
-its encoder extracts that encoder's feature maps at once, and one that would wait embeds the class
-text, when the run goes on to those steps.
+thread each finish sooner than one after the other on two: the README main job takes 176 s instead
+of 204 s on the 2-core machine (``benchmarks/bench_jobs.py``, BENCHMARKS.md "Speed and memory"). A
+worker that finishes its encoder extracts that encoder's feature maps at once, and one that would
+wait embeds the class text, when the run goes on to those steps.
 
 Each worker is a fresh (spawned) process with ``threads`` torch threads that rebuilds the
 :class:`~zeroskel.train.run.Run` from its directory and config and runs one stage at a time, and
@@ -23,6 +23,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ _WORKER: dict[str, Any] = {}   # the worker process's Run
 
 @dataclass
 class Job:
-    """One stage: ``Run.<method>(*args)``, logged as ``name``.
+    """One stage: ``Run.<method>(*args)``, logged as ``name``, done when every file of ``done`` exists.
 
     ``in_worker`` are keyword arguments added when a worker runs it (e.g. extract the encoder's
     features right after training it, while the other worker is still busy); a ``background`` job
@@ -46,8 +47,12 @@ class Job:
     name: str
     method: str
     args: tuple
+    done: tuple[Path, ...]
     in_worker: dict[str, Any] = field(default_factory=dict)
     background: bool = False
+
+    def is_done(self) -> bool:
+        return all(p.exists() for p in self.done)
 
 
 def plan_workers(jobs: int, num_threads: int, device: torch.device, tasks: int) -> tuple[int, int]:
@@ -127,7 +132,10 @@ def _init_worker(run_dir: str, cfg: Any, threads: int, log_file: str | None, ver
     _WORKER["run"] = run
 
 
-def _work(method: str, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[tuple[int, str], list[dict[str, Any]]], float]:
+History = dict[tuple[int, str], list[dict[str, Any]]]  # (seed, step) -> per-epoch metrics, as Run keeps them
+
+
+def _work(method: str, args: tuple, kwargs: dict[str, Any]) -> tuple[History, float]:
     run = _WORKER["run"]
     run._histories.clear()
     t0 = time.perf_counter()
@@ -138,12 +146,12 @@ def _work(method: str, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[tuple[
 def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
     """Run ``jobs`` (stages of ``seed``) in worker processes when ``run.cfg.jobs`` allows, else here.
 
-    Stages already done (``run._job_done``) are not sent to a worker. The workers' per-epoch
+    Stages already done (``Job.is_done``) are not sent to a worker. The workers' per-epoch
     histories reach ``metrics.jsonl`` as each stage ends. Ctrl-C (or any error) stops the
     workers; their finished epochs are kept. A worker that dies (killed, out of memory) ends the
     run with a RunError naming ``--resume`` instead of a wait for its result.
     """
-    pending = [j for j in jobs if not run._job_done(j)]
+    pending = [j for j in jobs if not j.is_done()]
     workers, threads = plan_workers(run.cfg.jobs, run.cfg.num_threads, run.device,
                                     sum(not j.background for j in pending))
     for j in jobs:
@@ -164,6 +172,8 @@ def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
             run._histories.update(histories)
             run._write_jsonl()
             run._stage_finished(started[j.name], seconds)
+        if not run.__dict__.get("_keep_pool"):
+            close_pool(run)  # a step called on its own (zeroskel pretrain RUN_DIR): no next step
     except BrokenProcessPool:
         close_pool(run, terminate=True)
         from zeroskel.train.run import RunError
@@ -176,9 +186,25 @@ def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
         raise
 
 
+@contextmanager
+def kept_pool(run: Any):
+    """Keep the run's worker pool from one ``run_jobs`` to the next inside (``Run.run_seed``: a
+    spawned worker takes about 2 s to import torch and load the dataset); stopped at the end, and
+    terminated when the block fails or is interrupted."""
+    run.__dict__["_keep_pool"] = True
+    try:
+        yield
+    except BaseException:
+        close_pool(run, terminate=True)
+        raise
+    finally:
+        run.__dict__.pop("_keep_pool", None)
+        close_pool(run)
+
+
 def _pool(run: Any, workers: int, threads: int):
-    """The run's worker pool, started once and kept for the next steps of the seed (a spawned worker
-    takes about 2 s to import torch and load the dataset)."""
+    """The run's worker pool of ``workers`` processes with ``threads`` threads each (the one held,
+    if it has that shape)."""
     key = (workers, threads)
     held = run.__dict__.get("_pool")
     if held is not None and held[0] == key:

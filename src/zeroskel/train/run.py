@@ -330,12 +330,15 @@ class Run:
             # in a worker, an encoder's features are extracted as soon as it is trained, and the class
             # text is embedded by a worker that would otherwise wait, when the run goes on to those steps
             ahead = {"extract": "extract" in self._later_steps}
-            jobs = [Job("encoder", "_pretrain_main", (seed,), ahead)]
+            d = self.encoder_dir(seed)
+            trained = lambda out: (out / "result.json", out / "best.safetensors")  # pretrain_encoder's "done"
+            jobs = [Job("encoder", "_pretrain_main", (seed,), trained(d / "encoder"), ahead)]
             if self.cfg.eval.validation_encoder == "separate":
-                jobs += [Job(f"validation encoder d{v.draw}", "_pretrain_draw", (seed, v.draw), ahead)
-                         for v in self._val_draws(seed)]
+                jobs += [Job(f"validation encoder d{v.draw}", "_pretrain_draw", (seed, v.draw),
+                             trained(d / "val_encoder" / f"d{v.draw}"), ahead) for v in self._val_draws(seed)]
             if "train" in self._later_steps:
-                jobs.append(Job("class text", "_class_text_job", (seed,), background=True))
+                jobs.append(Job("class text", "_class_text_job", (),
+                                (self.dir / "text" / "class_text.safetensors",), background=True))
             run_jobs(self, seed, jobs)
         self._timed(seed, "pretrain", work)
 
@@ -360,23 +363,8 @@ class Run:
         if extract:
             self._extract_sets(seed, f"val_encoder/d{v.draw}")
 
-    def _class_text_job(self, seed: int) -> None:
+    def _class_text_job(self) -> None:
         self.class_text  # built and cached in text/, where the train step reads it
-
-    def _job_done(self, job) -> bool:
-        """Whether the stage ``job`` (a :class:`~zeroskel.train.parallel.Job`) has nothing left to do."""
-        seed = job.args[0]
-        if job.method == "_pretrain_main":
-            out = self.encoder_dir(seed) / "encoder"
-        elif job.method == "_pretrain_draw":
-            out = self.encoder_dir(seed) / "val_encoder" / f"d{job.args[1]}"
-        elif job.method == "_class_text_job":
-            return (self.dir / "text" / "class_text.safetensors").exists()
-        elif job.method == "_val_head_draw":
-            return (self.seed_dir(seed) / "val_head" / f"d{job.args[1]}" / "history.json").exists()
-        else:
-            return False
-        return (out / "result.json").exists() and (out / "best.safetensors").exists()
 
     def _val_draws(self, seed: int):
         """The ``eval.val_draws`` draws of the validation protocol of ``seed``."""
@@ -470,8 +458,8 @@ class Run:
             if not choice_path.exists():
                 draws = self._val_draws(seed)
                 self.class_text  # built (and cached in text/) once, before any worker reads it
-                run_jobs(self, seed, [Job(f"validation head d{v.draw}", "_val_head_draw", (seed, v.draw))
-                                      for v in draws])
+                run_jobs(self, seed, [Job(f"validation head d{v.draw}", "_val_head_draw", (seed, v.draw),
+                                          (d / "val_head" / f"d{v.draw}" / "history.json",)) for v in draws])
                 histories = [self._val_head(seed, v) for v in draws]  # read back from history.json
                 e = cfg.eval
                 choice = combine_draws(histories, key="val_select", min_fraction=e.min_fraction,
@@ -673,23 +661,20 @@ class Run:
     @contextmanager
     def _stage(self, seed: int, name: str):
         """Log ``stage i/N ... ETA`` when ``run()`` planned this stage; time it for the ETA."""
-        i = self._clock.index(seed, name) if self._clock is not None else None
-        if i is None:
-            yield
-            return
-        LOG.info("%s", self._clock.start(i))
+        token = self._stage_started(seed, name)
         t0 = time.perf_counter()
         yield
-        self._clock.finish(i, time.perf_counter() - t0)
+        self._stage_finished(token, time.perf_counter() - t0)
 
-    def _stage_started(self, seed: int, name: str):
-        """``_stage`` split in two for a stage run by a worker: log its start, return a token."""
+    def _stage_started(self, seed: int, name: str) -> int | None:
+        """Log the start of a planned stage; its index for ``_stage_finished`` (None: not planned).
+        Split from ``_stage`` for the stages a worker process runs (``jobs``)."""
         i = self._clock.index(seed, name) if self._clock is not None else None
         if i is not None:
             LOG.info("%s", self._clock.start(i))
         return i
 
-    def _stage_finished(self, token, seconds: float) -> None:
+    def _stage_finished(self, token: int | None, seconds: float) -> None:
         if token is not None:
             self._clock.finish(token, seconds)
 
@@ -704,19 +689,16 @@ class Run:
 
     # ----------------------------------------------------------------------------- whole job
     def run_seed(self, seed: int, steps: tuple[str, ...] = STEPS) -> None:
-        from zeroskel.train.parallel import close_pool
+        from zeroskel.train.parallel import kept_pool
 
-        for i, step in enumerate(steps):
-            LOG.info("seed %d: %s", seed, step)
-            self._later_steps = tuple(steps[i + 1:])  # what a step may prepare ahead (see pretrain)
-            try:
-                getattr(self, step)(seed)
-            except BaseException:
-                close_pool(self, terminate=True)
-                raise
-            finally:
-                self._later_steps = ()
-        close_pool(self)  # the worker processes of this seed's stages (jobs)
+        with kept_pool(self):  # one set of worker processes (jobs) for all the seed's steps
+            for i, step in enumerate(steps):
+                LOG.info("seed %d: %s", seed, step)
+                self._later_steps = tuple(steps[i + 1:])  # what a step may prepare ahead (see pretrain)
+                try:
+                    getattr(self, step)(seed)
+                finally:
+                    self._later_steps = ()
 
     def run(self, steps: tuple[str, ...] = STEPS, *, summarize: bool = True) -> dict[str, Any]:
         with self.locked():
