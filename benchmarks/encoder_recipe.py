@@ -53,6 +53,11 @@ VARIANTS: dict[str, list[str]] = {
     "prep_adamw_bone": PREP[:2] + ["data.streams=[joint,bone,motion]"] + PREP[3:] + ADAMW,
     "prep_b16": PREP + ["encoder.batch_size=16"],             # twice the updates, same clips and epochs
     "prep_e60": PREP + ["encoder.epochs=60"],                 # twice the epochs
+    "prep_l32_e60": PREP + ["data.length=32", "encoder.epochs=60"],  # half the frames, twice the epochs
+    "prep_b16_l32_e60": PREP + ["encoder.batch_size=16", "data.length=32", "encoder.epochs=60"],
+    "prep_b8_l32_e60": PREP + ["encoder.batch_size=8", "data.length=32", "encoder.epochs=60"],
+    "prep_b16_l32_e60_cos": PREP + ["encoder.batch_size=16", "data.length=32", "encoder.epochs=60",
+                                    "encoder.schedule=cosine", "encoder.label_smoothing=0.1"],
 }
 
 

@@ -21,6 +21,7 @@ variant is higher in; ``--csv`` keeps one row per cell.
     python benchmarks/encoder_table.py --variant former=runs/bench-issue11/utd,runs/bench-text/s1,runs/bench-text/s2 \\
         --variant prep=runs/bench-prep/utd,runs/bench-prep/s1,runs/bench-prep/s2 --heads global_align,neuron \\
         --data-root ../shared/data/utd_mhad --out benchmarks/results/encoder_table_utd.md
+    python benchmarks/encoder_table.py --variant former=... --variant new=... --seeds 0     # seed 0's cells only
 """
 from __future__ import annotations
 
@@ -73,14 +74,16 @@ def _protocol_name(protocol_dir: Path) -> str:
     return str(yaml.safe_load((protocol_dir / "_shared" / "config.yaml").read_text(encoding="utf-8"))["protocol"])
 
 
-def read_cells(variant: str, dirs: list[Path], heads: list[str], data_root: str | None) -> list[dict]:
-    """One dict per (protocol, seed) with a trained shared encoder in any of ``dirs``."""
+def read_cells(variant: str, dirs: list[Path], heads: list[str], data_root: str | None,
+               seeds: set[int] | None = None) -> list[dict]:
+    """One dict per (protocol, seed) with a trained shared encoder in any of ``dirs`` (only ``seeds``
+    when given)."""
     cells = []
     for bench in dirs:
         for shared_seed in sorted(bench.glob("*/_shared/seed*")):
             protocol, seed = shared_seed.parent.parent.name, int(shared_seed.name[4:])
             enc = shared_seed / "encoder" / "result.json"
-            if not enc.exists():
+            if not enc.exists() or (seeds is not None and seed not in seeds):
                 continue
             val_seen = validation_seen(sorted(shared_seed.glob("val_encoder/d*")))
             method_dirs = [bench / protocol / h for h in heads]
@@ -139,10 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="bench folders of one encoder variant (the first variant is the baseline)")
     ap.add_argument("--heads", default="global_align,neuron", help="bench methods whose figures to read")
     ap.add_argument("--data-root", default=None, help="dataset folder, to compute test-seen for old folders")
+    ap.add_argument("--seeds", default=None, help="only these seeds' cells, e.g. 0 or 0,1 (default: all)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--csv", type=Path, default=None)
     args = ap.parse_args(argv)
     heads = [h for h in args.heads.split(",") if h]
+    seeds = None if args.seeds is None else {int(x) for x in args.seeds.split(",") if x.strip()}
     cells = []
     for spec in args.variant:
         name, sep, dirs = spec.partition("=")
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = [d for d in dirs.split(",") if not Path(d).is_dir()]
         if missing:
             ap.error(f"--variant {name}: no such folder: {', '.join(missing)}")
-        cells += read_cells(name, [Path(d) for d in dirs.split(",")], heads, args.data_root)
+        cells += read_cells(name, [Path(d) for d in dirs.split(",")], heads, args.data_root, seeds)
     if not cells:
         ap.error("no bench cell with a trained encoder in the given folders")
     text = tables(cells, heads)

@@ -46,3 +46,7 @@ def test_encoder_table_reads_bench_cells(utd_root, tmp_path):
     table = md.read_text()
     assert "| a | 1 |" in table and "variant minus a" in table
     assert "| b | +0.0 +- 0.0 (0/1) |" in table             # the same cells: every difference is zero
+    # --seeds keeps only the named seeds' cells
+    assert mod["read_cells"]("a", [out], ["global_align"], None, {1}) == []
+    assert len(mod["read_cells"]("a", [out], ["global_align"], None, {0})) == 1
+    assert mod["main"](["--variant", f"a={out}", "--heads", "global_align", "--seeds", "0"]) == 0
