@@ -176,6 +176,11 @@ def utd_features(utd_root, tmp_path_factory):
     run.run_seed(0, ("pretrain", "extract"))
     feats, labels = load_features(run.encoder_dir(0) / "features" / "train.safetensors")
     test, test_labels = load_features(run.encoder_dir(0) / "features" / "test_unseen.safetensors")
+    # An untrained encoder's BatchNorm keeps its initial statistics (mean 0, variance 1), so its features
+    # scale with the inputs (torso-scaled joints + motion: mean |x| ~35); a trained encoder's are ~0.6.
+    # Rescale to unit standard deviation, the size real cached features have.
+    sd = feats.float().std()
+    feats, test = (feats.float() / sd).to(feats.dtype), (test.float() / sd).to(test.dtype)
     names = list(run.dataset.class_names)
     enc = get_text_encoder("hashing:32")
     si = load_shipped("utd-mhad", names)

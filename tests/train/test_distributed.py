@@ -22,10 +22,15 @@ from helpers import run_tiny as _run
 
 @pytest.mark.slow
 def test_two_processes_agree_with_one(utd_root, tmp_path):
+    # The joint stream in the spine-centred frame (the inputs before issue 13): with the torso-scaled
+    # joint + motion defaults the 2-epoch encoder's features are larger and float rounding of the
+    # all-reduced gradients drifts past the tolerance over the epochs (same metrics, weights within
+    # 1%); the test is about the data-parallel update, not the inputs.
+    inputs = ["data.origin=first_center", "data.scale=none", "data.streams=[joint]"]
     base = tmp_path / "base"
-    assert _run(utd_root, base, "--steps", "pretrain") == 0
+    assert _run(utd_root, base, *inputs, "--steps", "pretrain") == 0
     ckpt = base / "seed0" / "encoder" / "best.safetensors"
-    fixed = [f"encoder.checkpoint={ckpt}", "encoder.pretrained_only=true"]
+    fixed = [f"encoder.checkpoint={ckpt}", "encoder.pretrained_only=true", *inputs]
 
     single = tmp_path / "single"
     assert _run(utd_root, single, *fixed) == 0
