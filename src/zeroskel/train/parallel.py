@@ -2,10 +2,11 @@
 
 The main encoder and the validation draws' encoders do not depend on each other, nor do the draws'
 validation heads. On a CPU, small models use several threads poorly, so two such stages on one
-thread each finish sooner than one after the other on two: the README main job takes 176 s instead
-of 204 s on the 2-core machine (``benchmarks/bench_jobs.py``, BENCHMARKS.md "Speed and memory"). A
-worker that finishes its encoder extracts that encoder's feature maps at once, and one that would
-wait embeds the class text, when the run goes on to those steps.
+thread each finish sooner than one after the other on two: the README main job with the defaults
+before issue 13 took 176 s instead of 204 s on the 2-core machine (``benchmarks/bench_jobs.py``,
+BENCHMARKS.md "Speed and memory"). A worker that finishes its encoder extracts that encoder's
+feature maps at once, and one that would wait embeds the class text, when the run goes on to those
+steps.
 
 Each worker is a fresh (spawned) process with ``threads`` torch threads that rebuilds the
 :class:`~zeroskel.train.run.Run` from its directory and config and runs one stage at a time, and
