@@ -124,3 +124,25 @@ def test_ensemble_members_read_their_own_stream():
         ens(torch.randn(2, 3, 16, 20, 1))
     with pytest.raises(ValueError, match="fusion"):
         create_model("shiftgcn_ensemble", num_classes=4, num_joints=20, fusion="max")
+
+
+@pytest.mark.parametrize("width", [4, 8])
+def test_narrow_encoder_trains_on_two_threads(width):
+    """Regression: the CPU depthwise convolution of the temporal shift aborted (heap corruption) in
+    backward for encoders of width 4 and 8 on two threads with a channels-last input; run in a child
+    process, so that a crash fails this test instead of the whole session."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from zeroskel.models import create_model\n"
+        "torch.manual_seed(0); torch.set_num_threads(2)\n"
+        f"m = create_model('shiftgcn', num_classes=5, num_joints=20, num_person=1, base_channels={width}, "
+        "in_channels=3).train()\n"
+        "for b in (3, 5, 7):\n"
+        "    for _ in range(3):\n"
+        "        m(torch.randn(b, 3, 16, 20, 1)).sum().backward()\n"
+        "print('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]

@@ -106,6 +106,11 @@ def temporal_shift_conv(x: torch.Tensor, offset: torch.Tensor, stride: int = 1) 
     still does (``lo`` clamped to ``[-(T_out - 1) * stride - 2, T]``): K stays at most 2T + 4.
     """
     n, c, t, v = x.shape
+    if c < 16:
+        # torch 2.13's CPU (oneDNN) depthwise convolution of a channels-last input with fewer than 16
+        # channels corrupts the heap on more than one thread (width-4 and width-8 encoders aborted in
+        # backward); the plain layout is safe. Wider layers keep channels-last, 1.5x faster there.
+        x = x.contiguous()
     t_out = t // stride
     lo = torch.floor(offset.detach()).to(torch.long)  # (C,)
     w_hi = (offset - lo.to(offset.dtype)).to(x.dtype)  # (C,) weight of frame lo + 1
