@@ -37,6 +37,9 @@ def test_minilm_batching_and_edges(minilm):
     finally:
         minilm.batch_size = old
     assert torch.allclose(full, batched, atol=1e-5)
+    # texts are batched by length and put back in the caller's order: row i is text i
+    single = torch.cat([minilm.encode([t]) for t in texts])
+    assert torch.allclose(full, single, atol=1e-5)
     assert minilm.encode([]).shape == (0, 384)
     with pytest.raises(TypeError, match="list of strings"):
         minilm.encode("wave hand")

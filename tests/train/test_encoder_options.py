@@ -99,3 +99,39 @@ def test_ensemble_pretrains_with_adamw_cosine_and_label_smoothing(utd, tmp_path)
     assert sup["num"] == len(sp.holdout) and sup["top1"] == pytest.approx(res["best_val_acc"])
     with pytest.raises(ValueError, match="encoder's classes"):
         supervised_accuracy(path, ds, sp.test_unseen, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("select", ["holdout", "last"])
+def test_encoder_select_keeps_the_chosen_epoch(utd, tmp_path, select):
+    """``encoder.select``: ``holdout`` keeps the earliest epoch of best holdout top-1, ``last`` the end of
+    the schedule; the saved weights are that epoch's (their holdout top-1 is the history's)."""
+    ds, sp = utd
+    cfg = load_config(RunConfig, None, [
+        "encoder.base_channels=4", "encoder.epochs=4", "data.length=16", f"encoder.select={select}",
+        "progress=false"])
+    fit_idx = np.setdiff1d(sp.train, sp.holdout)[:64]
+    path = pretrain_encoder(cfg, ds, fit_idx=fit_idx, val_idx=sp.holdout, classes=sp.seen,
+                            out_dir=tmp_path / "enc", seed=0, num_person=1, device=torch.device("cpu"),
+                            protocol="utd-f1")
+    res = read_json(tmp_path / "enc" / "result.json")
+    if select == "last":  # the holdout is read every 5th epoch and after the last only
+        assert [("val_acc" in h) for h in res["history"]] == [False, False, False, True]
+        accs = [h.get("val_acc") for h in res["history"]]
+    else:
+        accs = [h["val_acc"] for h in res["history"]]
+    want = accs.index(max(accs)) if select == "holdout" else len(accs) - 1
+    _, meta = load_tensors(path)
+    assert res["select"] == select and res["best_epoch"] == want and meta["epoch"] == want
+    assert res["best_val_acc"] == pytest.approx(accs[want])
+    sup = supervised_accuracy(path, ds, sp.holdout, torch.device("cpu"))
+    assert sup["top1"] == pytest.approx(accs[want])
+
+
+def test_encoder_select_rejects_unknown(utd, tmp_path):
+    ds, sp = utd
+    cfg = load_config(RunConfig, None, ["encoder.base_channels=4", "encoder.epochs=1", "data.length=16",
+                                        "encoder.select=best", "progress=false"])
+    with pytest.raises(ValueError, match="encoder.select"):
+        pretrain_encoder(cfg, ds, fit_idx=sp.train[:16], val_idx=sp.holdout, classes=sp.seen,
+                         out_dir=tmp_path / "enc", seed=0, num_person=1, device=torch.device("cpu"),
+                         protocol="utd-f1")

@@ -73,3 +73,32 @@ def test_train_head_on_rows_equals_training_on_a_copy(tmp_path):
     wa, wb = load_file(str(a)), load_file(str(b))
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
+
+
+def test_train_head_keep_epochs_holds_the_weights_of_a_head_stopped_there(tmp_path):
+    """``keep_epochs`` (the final head trained ahead of its epoch choice): the weights kept for epoch e
+    are those of the same head trained with ``stop_after=e`` (the schedule spans the same epochs)."""
+    from zeroskel.train.io import load_tensors
+
+    g = torch.Generator().manual_seed(1)
+    feats = torch.randn(1, 32, 8, 4, 25, generator=g).to(torch.float16)  # (views, N, C, T', V)
+    labels = torch.arange(32) % 4
+    text = torch.randn(6, 6, 2, 16, generator=g)                           # (P, K, N_a, D)
+    cfg = RunConfig()
+    cfg.head.epochs, cfg.head.min_steps, cfg.head.batch_size = 4, 0, 8
+    cfg.head.options = {"num_spatial_protos": 4, "num_temporal_protos": 4, "keep_schedule": [3, 2, 1],
+                        "hidden_dim": 8}
+    cfg.progress = False
+    common = dict(feats=feats, labels=labels, classes=[0, 1, 2, 3], class_text=text, seed=0,
+                  device=torch.device("cpu"), meta={"note": "x"}, evaluate=None, select=None)
+    kept, res = train_head(cfg, out_dir=tmp_path / "all", keep_epochs=tmp_path / "epochs.safetensors", **common)
+    stacked, meta = load_tensors(kept)
+    assert len(res.history) == 4 and len(meta["history"]) == 4 and meta["note"] == "x"
+    assert not (tmp_path / "all" / "best.safetensors").exists()
+    one, _ = train_head(cfg, out_dir=tmp_path / "stop", stop_after=1, **common)
+    w, wmeta = load_tensors(one)
+    assert wmeta["epoch"] == 1
+    for k, v in w.items():
+        assert stacked[k].shape == (4, *v.shape)
+        torch.testing.assert_close(stacked[k][1], v, rtol=0, atol=0, msg=k)
+    assert not torch.equal(stacked["spatial.prototypes"][1], stacked["spatial.prototypes"][3])

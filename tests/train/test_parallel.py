@@ -50,8 +50,14 @@ def test_workers_give_the_same_run(utd_root, in_turn, tmp_path):
     out = tmp_path / "workers"
     assert run_tiny(utd_root, out, "num_threads=2", "jobs=2") == 0
     log = (out / "log.txt").read_text()
-    assert "3 stages side by side: 2 worker processes, 1 thread(s) each (jobs=2)" in log   # encoders
-    assert "2 stages side by side: 2 worker processes, 1 thread(s) each (jobs=2)" in log   # validation heads
+    # the encoders, then each validation head as soon as its encoder is done, and the final head
+    # over its whole schedule in a worker that would wait; the train step takes the chosen epoch
+    assert "6 stages side by side: 2 worker processes, 1 thread(s) each (jobs=2)" in log
+    assert log.index("stage 5/8 (seed 0): train validation head d0") < log.index("seed 0: extract")
+    assert log.index("stage 7/8 (seed 0): train final head") < log.index("seed 0: extract")
+    assert not (out / "seed0" / "head_ahead").exists()
+    res = json.loads((out / "seed0" / "head" / "result.json").read_text())
+    assert res["epoch"] == len(res["history"]) - 1 < res["epochs"] or res["epoch"] == res["epochs"] - 1
     assert all(f"stage {i}/8 (seed 0): " in log for i in range(1, 9))
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (in_turn, out))
     assert a["zsl"] == b["zsl"] and a["gzsl"] == b["gzsl"] and a["encoder"] == b["encoder"]

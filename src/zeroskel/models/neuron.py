@@ -197,7 +197,11 @@ def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     """
     if k >= scores.shape[-1]:
         return torch.ones_like(scores, dtype=torch.bool)
-    kth = scores.topk(k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest value
+    if scores.device.type == "cpu" and not torch.jit.is_tracing() and not torch.compiler.is_compiling():
+        # the (n - k + 1)-th smallest is the k-th largest; about twice as fast as topk on the CPU
+        kth = scores.kthvalue(scores.shape[-1] - k + 1, dim=-1, keepdim=True).values  # (..., 1)
+    else:  # TopK exports to ONNX
+        kth = scores.topk(k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest value
     above = scores > kth
     at = scores == kth
     room = k - above.sum(-1, keepdim=True)  # how many of the tied entries to keep (>= 1)

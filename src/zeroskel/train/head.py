@@ -14,10 +14,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from zeroskel.train.io import build_model, load_model, load_tensors, save_checkpoint
+from zeroskel.train.io import build_model, load_model, load_tensors, save_checkpoint, save_tensors
 from zeroskel.train.run_config import RunConfig
 from zeroskel.train.runtime import LOG, epoch_seed, scaled_epochs
-from zeroskel.train.trainer import FitResult, SGDConfig, fit
+from zeroskel.train.trainer import SAVE_EVERY, FitResult, SGDConfig, fit
 
 BRANCHES = ("spatial", "temporal", "fused")
 
@@ -85,7 +85,8 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
                select: str | None, candidates: Sequence[int] | None = None,
                stop_after: int | None = None,
                on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
-               rows: Sequence[int] | None = None) -> tuple[Path, FitResult]:
+               rows: Sequence[int] | None = None,
+               keep_epochs: Path | None = None) -> tuple[Path, FitResult] | None:
     """Train a head on ``feats`` (views, N, C, T', V) of the ``classes`` (global ids).
 
     ``rows`` selects the clips (along N) to train on (default all) without copying ``feats``, which
@@ -97,6 +98,11 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
 
     ``evaluate(head)`` (validation only) gives per-epoch metrics; ``select`` names the one whose
     maximum picks the saved epoch (``None``: the last epoch run). Returns ``best.safetensors``.
+
+    ``keep_epochs``: also write the weights after every epoch to this file (each tensor stacked
+    over the epochs, the metadata of ``best.safetensors`` plus the history), so that the epoch can
+    be chosen after training (``Run._final_head``); heads with a ``post_fit`` stage return None
+    at once instead (their second stage runs on the chosen weights only).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     best_path = out_dir / "best.safetensors"
@@ -140,6 +146,9 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
         return head.loss(out, t.to(device))
 
     post_fit = getattr(head, "post_fit", None)
+    if keep_epochs is not None and post_fit is not None:
+        return None
+    kept: list[dict[str, torch.Tensor]] = []
     cand = [int(c) for c in (candidates if candidates is not None else range(class_text.shape[1]))]
 
     def finish() -> None:
@@ -155,6 +164,9 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
         return evaluate(head)
 
     def on_best(epoch: int, metrics: dict[str, float]) -> None:
+        if keep_epochs is not None:
+            kept.append({k: v.detach().clone() for k, v in head.state_dict().items()})
+            return
         save_checkpoint(best_path, head, {**full_meta, "epoch": epoch,
                                           "metrics": {k: v for k, v in metrics.items()
                                                       if isinstance(v, (int, float))}})
@@ -167,9 +179,15 @@ def train_head(cfg: RunConfig, *, feats: torch.Tensor, labels: torch.Tensor, cla
              len(classes), epochs, "" if stop_after is None else f" (stop after {stop_after + 1})")
     res = fit(head, sgd=sgd, batches=batches, step=step,
               evaluate=run_eval if evaluate is not None else None,
-              state_path=out_dir / "state.pt", seed=seed, select=select, on_best=on_best,
+              state_path=out_dir / "state.pt", seed=seed, select=select, on_best=on_best, save_every=SAVE_EVERY,
               stop_after=stop_after, desc=f"head[{out_dir.name}]", show_progress=cfg.progress,
               on_epoch=on_epoch)
+    if keep_epochs is not None:
+        if len(kept) != len(res.history):
+            raise RuntimeError(f"{keep_epochs}: a resumed run cannot keep every epoch's weights")
+        stacked = {k: torch.stack([w[k] for w in kept]) for k in kept[0]}   # (epochs, ...) each
+        save_tensors(keep_epochs, stacked, {**full_meta, "history": res.history, "seconds": res.seconds})
+        return keep_epochs, res
     if post_fit is not None and evaluate is None:
         # the final head: run the second stage once, on the weights of the last epoch, and save
         weights, saved_meta = load_tensors(best_path)

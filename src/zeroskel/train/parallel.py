@@ -6,7 +6,10 @@ thread each finish sooner than one after the other on two: the README main job w
 before issue 13 took 176 s instead of 204 s on the 2-core machine (``benchmarks/bench_jobs.py``,
 BENCHMARKS.md "Speed and memory"). A worker that finishes its encoder extracts that encoder's
 feature maps at once, and one that would wait embeds the class text, when the run goes on to those
-steps.
+steps. Jobs name the jobs they wait for (``Job.after``), so a run that goes on to train also
+starts each validation head as soon as its encoder is done, and the final head over its whole
+schedule as soon as the main encoder is (``Run._heads_ahead``): three encoders on two workers
+leave one worker idle while the other trains its second encoder, and that idle time now trains heads.
 
 Each worker is a fresh (spawned) process with ``threads`` torch threads that rebuilds the
 :class:`~zeroskel.train.run.Run` from its directory and config and runs one stage at a time, and
@@ -22,7 +25,7 @@ import logging
 import multiprocessing as mp
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ class Job:
     ``in_worker`` are keyword arguments added when a worker runs it (e.g. extract the encoder's
     features right after training it, while the other worker is still busy); a ``background`` job
     (e.g. embedding the class text) runs only beside others, in a worker that would idle otherwise.
+    ``after`` names the jobs of the same call it waits for (a validation head waits for its encoder).
     """
     name: str
     method: str
@@ -51,6 +55,7 @@ class Job:
     done: tuple[Path, ...]
     in_worker: dict[str, Any] = field(default_factory=dict)
     background: bool = False
+    after: tuple[str, ...] = ()
 
     def is_done(self) -> bool:
         return all(p.exists() for p in self.done)
@@ -147,11 +152,18 @@ def _work(method: str, args: tuple, kwargs: dict[str, Any]) -> tuple[History, fl
 def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
     """Run ``jobs`` (stages of ``seed``) in worker processes when ``run.cfg.jobs`` allows, else here.
 
-    Stages already done (``Job.is_done``) are not sent to a worker. The workers' per-epoch
-    histories reach ``metrics.jsonl`` as each stage ends. Ctrl-C (or any error) stops the
-    workers; their finished epochs are kept. A worker that dies (killed, out of memory) ends the
-    run with a RunError naming ``--resume`` instead of a wait for its result.
+    Stages already done (``Job.is_done``) are not sent to a worker. A worker that comes free takes
+    the first job in list order whose ``after`` jobs are done, a ``background`` one only when no
+    other is ready; without workers the jobs run in list order (background ones not at all). The
+    workers' per-epoch histories reach ``metrics.jsonl`` as each stage ends. Ctrl-C (or any error)
+    stops the workers; their finished epochs are kept. A worker that dies (killed, out of memory)
+    ends the run with a RunError naming ``--resume`` instead of a wait for its result.
     """
+    names = {j.name for j in jobs}
+    for j in jobs:
+        unknown = [a for a in j.after if a not in names]
+        if unknown:
+            raise ValueError(f"job {j.name!r} waits for jobs not in this call: {unknown}")
     pending = [j for j in jobs if not j.is_done()]
     workers, threads = plan_workers(run.cfg.jobs, run.cfg.num_threads, run.device,
                                     sum(not j.background for j in pending))
@@ -165,14 +177,27 @@ def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
     LOG.info("%d stages side by side: %d worker processes, %d thread(s) each (jobs=%d)",
              sum(not j.background for j in pending), workers, threads, run.cfg.jobs)
     pool = _pool(run, workers, threads)
+    finished = {j.name for j in jobs if j not in pending}
+    waiting = list(pending)
+    running: dict[Any, tuple[Job, int | None]] = {}   # future -> (job, its stage token)
     try:
-        started = {j.name: run._stage_started(seed, j.name) for j in pending}
-        futures = [(j, pool.submit(_work, j.method, j.args, j.in_worker)) for j in pending]
-        for j, fut in futures:
-            histories, seconds = fut.result()
-            run._histories.update(histories)
-            run._write_jsonl()
-            run._stage_finished(started[j.name], seconds)
+        while waiting or running:
+            ready = [j for j in waiting if all(a in finished for a in j.after)]
+            ready = [j for j in ready if not j.background] or ready
+            while ready and len(running) < workers:
+                j = ready.pop(0)
+                waiting.remove(j)
+                running[pool.submit(_work, j.method, j.args, j.in_worker)] = (j, run._stage_started(seed, j.name))
+            if not running:
+                raise RuntimeError(f"jobs wait for each other: {[j.name for j in waiting]}")
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                j, token = running.pop(fut)
+                histories, seconds = fut.result()
+                run._histories.update(histories)
+                run._write_jsonl()
+                run._stage_finished(token, seconds)
+                finished.add(j.name)
         if not run.__dict__.get("_keep_pool"):
             close_pool(run)  # a step called on its own (zeroskel pretrain RUN_DIR): no next step
     except BrokenProcessPool:

@@ -1,8 +1,9 @@
 """Step 1: pre-train the skeleton encoder on seen classes only.
 
 Cross-entropy (optionally label-smoothed) over the seen classes of the fitting samples, SGD or AdamW
-with a step or cosine schedule; the checkpoint kept is the epoch with the best accuracy on held-out
-*seen-class* samples of the train split (never the test split). Resumable after any epoch. The
+with a step or cosine schedule; the checkpoint kept (``encoder.select``) is the epoch with the best
+accuracy on held-out *seen-class* samples of the train split (``holdout``; never the test split; the
+earliest of equal epochs) or the last epoch (``last``). Resumable after any epoch. The
 checkpoint's metadata carries the preprocessing (origin, scale, view, streams, ...) so extraction
 and the bundle preprocess users' clips exactly as the training clips were.
 
@@ -27,7 +28,10 @@ from zeroskel.train.io import (build_model, load_model, load_tensors, read_json,
                                 write_json)
 from zeroskel.train.run_config import RunConfig, preprocessing
 from zeroskel.train.runtime import LOG, epoch_seed, scaled_epochs
-from zeroskel.train.trainer import SGDConfig, fit
+from zeroskel.train.trainer import SAVE_EVERY, SGDConfig, fit
+
+
+LAST_EVAL_EVERY = 5  # encoder.select=last: holdout top-1 after every 5th epoch and the last
 
 
 def encoder_kwargs(cfg: RunConfig, num_classes: int, num_joints: int, num_person: int) -> dict[str, Any]:
@@ -95,6 +99,8 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
                   preprocessing=preprocessing(cfg.data))
     train_set = ClipDataset(dataset, fit_idx, train=True, seed=seed, **common)
     val_set = ClipDataset(dataset, val_idx, train=False, **common)
+    if cfg.encoder.select not in ("holdout", "last"):
+        raise ValueError(f"encoder.select must be 'holdout' or 'last', got {cfg.encoder.select!r}")
     bs = cfg.encoder.batch_size
     steps_per_epoch = max(1, len(train_set) // bs)
     epochs = scaled_epochs(cfg.encoder.epochs, cfg.encoder.min_steps, steps_per_epoch)
@@ -119,10 +125,15 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
         return loss(model(x.to(device)))
 
     def evaluate(epoch: int) -> dict[str, float]:
+        if select is None and epoch != epochs - 1 and (epoch + 1) % LAST_EVAL_EVERY:
+            return {}  # select=last chooses nothing: the holdout is read every few epochs, for the log
         return {"val_acc": _accuracy(model, val_loader, label_map, device)}
 
     def on_best(epoch: int, metrics: dict[str, float]) -> None:
-        save_checkpoint(best_path, model, {**meta, "epoch": epoch, "val_acc": metrics["val_acc"]})
+        if select is not None or epoch == epochs - 1:  # select=last: write the last epoch only
+            save_checkpoint(best_path, model, {**meta, "epoch": epoch, "val_acc": metrics["val_acc"]})
+
+    select = "val_acc" if cfg.encoder.select == "holdout" else None  # None: fit keeps the last epoch
 
     sgd = SGDConfig(lr=cfg.encoder.lr, momentum=cfg.encoder.momentum, nesterov=cfg.encoder.nesterov,
                     weight_decay=cfg.encoder.weight_decay, epochs=epochs,
@@ -131,9 +142,10 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
     LOG.info("pretrain %s: %d clips, %d seen classes, %d epochs, %d held out",
              out_dir.name, len(train_set), len(classes), epochs, len(val_set))
     res = fit(model, sgd=sgd, batches=batches, step=step, evaluate=evaluate,
-              state_path=out_dir / "state.pt", seed=seed, select="val_acc", on_best=on_best,
+              state_path=out_dir / "state.pt", seed=seed, select=select, on_best=on_best, save_every=SAVE_EVERY,
               desc=f"pretrain[{out_dir.name}]", show_progress=cfg.progress, on_epoch=on_epoch)
-    write_json(done, {"best_epoch": res.best_epoch, "best_val_acc": res.best_score,
+    best_val_acc = res.history[res.best_epoch]["val_acc"] if res.history else None
+    write_json(done, {"best_epoch": res.best_epoch, "best_val_acc": best_val_acc, "select": cfg.encoder.select,
                       "epochs": epochs, "seconds": res.seconds, "history": res.history,
                       "num_fit": len(train_set), "num_val": len(val_set)})
     (out_dir / "state.pt").unlink(missing_ok=True)

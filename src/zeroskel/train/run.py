@@ -339,8 +339,32 @@ class Run:
             if "train" in self._later_steps:
                 jobs.append(Job("class text", "_class_text_job", (),
                                 (self.dir / "text" / "class_text.safetensors",), background=True))
+                jobs += self._heads_ahead(seed, [j.name for j in jobs])
             run_jobs(self, seed, jobs)
         self._timed(seed, "pretrain", work)
+
+    def _heads_ahead(self, seed: int, encoders: list[str]) -> list:
+        """Train-step jobs that workers run as soon as their inputs exist, when the run goes on to
+        extract and train with worker processes: each validation head after its encoder, and the
+        final head over its whole schedule (``_final_head_ahead``) after the main encoder, so that
+        no worker waits for the other's last encoder (README job: the critical path was two
+        validation encoders, a validation head and the final head, one after another)."""
+        from zeroskel.train.parallel import Job, plan_workers
+
+        if "extract" not in self._later_steps or plan_workers(
+                self.cfg.jobs, self.cfg.num_threads, self.device, len(encoders))[0] == 1:
+            return []
+        d = self.seed_dir(seed)
+        jobs = []
+        if not (d / "val_head" / "choice.json").exists():
+            for v in self._val_draws(seed):
+                enc = f"validation encoder d{v.draw}" if f"validation encoder d{v.draw}" in encoders else "encoder"
+                jobs.append(Job(f"validation head d{v.draw}", "_val_head_draw", (seed, v.draw),
+                                (d / "val_head" / f"d{v.draw}" / "history.json",), after=(enc, "class text")))
+        if not (d / "head" / "result.json").exists():
+            jobs.append(Job("final head", "_final_head_ahead", (seed,),
+                            (d / "head_ahead" / "epochs.safetensors",), after=("encoder", "class text")))
+        return jobs
 
     def _encoder_common(self, seed: int) -> dict[str, Any]:
         return dict(seed=seed, num_person=self.num_person, device=self.device, protocol=self.protocol.name)
@@ -471,30 +495,66 @@ class Run:
                 self._final_head(seed, choice)
         self._timed(seed, "train", work)
 
+    def _final_head_inputs(self, seed: int) -> dict[str, Any]:
+        """What the final head trains on: the seen classes' train clips except the held-out ones,
+        which stay unseen by both encoder and head and serve the calibration (``_transfer_gamma``)."""
+        sp = self.splits
+        tf, tl = self._features(seed, "train")
+        keep = ~np.isin(self._feature_indices(seed, "train"), sp.holdout)
+        rows = np.nonzero(keep)[0]  # train on these rows of the (memory-mapped) file
+        meta = {**self._meta(), "seed": seed, "seen": list(map(int, sp.seen)), "unseen": list(map(int, sp.unseen))}
+        return dict(feats=tf, labels=tl, classes=sp.seen, class_text=self.class_text, rows=rows, seed=seed,
+                    device=self.device, meta=meta, evaluate=None, select=None)
+
+    def _final_head_ahead(self, seed: int) -> None:
+        """The final head over its whole schedule, every epoch's weights kept (``head_ahead/``), while
+        the validation heads that choose its epoch are still training (a worker that would wait
+        runs it; ``_final_head`` then takes the chosen epoch instead of training)."""
+        import shutil
+
+        d = self.seed_dir(seed)
+        if (d / "head" / "result.json").exists():
+            return
+        out = d / "head_ahead"
+        shutil.rmtree(out, ignore_errors=True)  # an interrupted one starts over (it keeps every epoch)
+        train_head(self.cfg, out_dir=out, keep_epochs=out / "epochs.safetensors", **self._final_head_inputs(seed))
+        (out / "state.pt").unlink(missing_ok=True)
+        (out / "best.safetensors").unlink(missing_ok=True)
+
     def _final_head(self, seed: int, choice: dict[str, Any]) -> None:
-        """The final head, stopped at the epoch fraction ``choice`` (validation) picked."""
-        sp, d, cfg = self.splits, self.seed_dir(seed), self.cfg
-        text = self.class_text
-        meta = {**self._meta(), "seed": seed}
-        with self._stage(seed, "final head"):
-            # the final head trains on the seen classes' train clips except the held-out ones,
-            # which stay unseen by both encoder and head and serve the calibration below
-            tf, tl = self._features(seed, "train")
-            keep = ~np.isin(self._feature_indices(seed, "train"), sp.holdout)
-            rows = np.nonzero(keep)[0]  # train on these rows of the (memory-mapped) file
-            total = head_epochs(cfg, len(rows))
-            stop = max(0, min(total - 1, round(choice["fraction"] * total) - 1))
-            path, res = train_head(cfg, feats=tf, labels=tl, classes=sp.seen, class_text=text,
-                                   rows=rows, out_dir=d / "head", seed=seed, device=self.device,
-                                   meta={**meta, "seen": list(map(int, sp.seen)),
-                                         "unseen": list(map(int, sp.unseen))},
-                                   evaluate=None, select=None, stop_after=stop,
-                                   on_epoch=self._record(seed, "head"))
-            gamma = self._transfer_gamma(seed, path, choice)
-            write_json(d / "head" / "result.json", {"epoch": res.best_epoch, "epochs": total,
-                                                    "seconds": res.seconds, "gamma": gamma,
-                                                    "history": res.history})
-            (d / "head" / "state.pt").unlink(missing_ok=True)
+        """The final head, stopped at the epoch fraction ``choice`` (validation) picked: trained now,
+        or taken from the epochs ``_final_head_ahead`` kept."""
+        import shutil
+
+        d, cfg = self.seed_dir(seed), self.cfg
+        inputs = self._final_head_inputs(seed)
+        total = head_epochs(cfg, len(inputs["rows"]))
+        stop = max(0, min(total - 1, round(choice["fraction"] * total) - 1))
+        kept = d / "head_ahead" / "epochs.safetensors"
+        path = d / "head" / "best.safetensors"
+        if kept.exists():
+            stacked, meta = load_tensors(kept)
+            history = meta.pop("history")
+            if len(history) != total:
+                raise RunError(f"{kept}: {len(history)} epochs kept, the final head has {total}; delete "
+                               f"{kept.parent} and resume")
+            (d / "head").mkdir(parents=True, exist_ok=True)
+            meta.pop("seconds", None)
+            history = history[: stop + 1]
+            save_tensors(path, {k: v[stop].clone() for k, v in stacked.items()}, {**meta, "epoch": stop, "metrics": {
+                k: v for k, v in history[-1].items() if isinstance(v, (int, float))}})
+            self._record(seed, "head")(history)
+            best_epoch, seconds = stop, float(sum(h["seconds"] for h in history))
+        else:
+            with self._stage(seed, "final head"):
+                path, res = train_head(cfg, out_dir=d / "head", stop_after=stop,
+                                       on_epoch=self._record(seed, "head"), **inputs)
+            best_epoch, seconds, history = res.best_epoch, res.seconds, res.history
+        gamma = self._transfer_gamma(seed, path, choice)
+        write_json(d / "head" / "result.json", {"epoch": best_epoch, "epochs": total, "seconds": seconds,
+                                                "gamma": gamma, "history": history})
+        (d / "head" / "state.pt").unlink(missing_ok=True)
+        shutil.rmtree(d / "head_ahead", ignore_errors=True)
 
     def _val_head_draw(self, seed: int, draw: int) -> None:
         self._val_head(seed, self._val_draws(seed)[draw])

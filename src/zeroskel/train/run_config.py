@@ -64,6 +64,10 @@ class EncoderConfig:
     warmup_epochs: int = 0
     label_smoothing: float = 0.0     # cross-entropy label smoothing
     dropout: float = 0.0
+    select: str = "last"             # the epoch kept: last (the end of the schedule) | holdout (best
+                                     # top-1 on the held-out seen clips, the earliest of equals; it
+                                     # saturates near 100% early, before the learning rate decays:
+                                     # BENCHMARKS.md "Which encoder epoch is kept")
     checkpoint: str = ""             # start from this checkpoint (ours or the official Shift-GCN)
     pretrained_only: bool = False    # use ``checkpoint`` as is, no pre-training
 

@@ -112,13 +112,18 @@ def _average_buffers(model: torch.nn.Module, world: int) -> None:
             b.div_(world)
 
 
+SAVE_EVERY = 10.0  # seconds between saves of a training's resumable state (heads, encoders)
+
+
 def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: SGDConfig):
+    # foreach: one multi-tensor update instead of a loop over the parameters (torch's default on CUDA
+    # only); the same numbers, about 3% of a width-16 encoder step on the CPU
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(list(params), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                              weight_decay=cfg.weight_decay)
+                              weight_decay=cfg.weight_decay, foreach=True)
     elif cfg.optimizer in ("adam", "adamw"):
         kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-        opt = kind(list(params), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        opt = kind(list(params), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, foreach=True)
     else:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
     if cfg.schedule not in SCHEDULES:
@@ -156,6 +161,7 @@ def fit(
     show_progress: bool = True,
     on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
     params: Iterable[torch.nn.Parameter] | None = None,
+    save_every: float = 0.0,
 ) -> FitResult:
     """Train ``model`` for ``sgd.epochs`` epochs (or until epoch ``stop_after``, inclusive).
 
@@ -166,6 +172,8 @@ def fit(
         select: the metric whose maximum picks the best epoch (``on_best`` is called then);
             ``None`` picks the last epoch.
         stop_after: last epoch to run (the schedule still spans ``sgd.epochs``).
+        save_every: seconds between saves of the resumable state (0: after every epoch); the last
+            epoch run is always saved, so an interruption costs at most this much work.
     """
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     opt, sched = make_optimizer(params, sgd)
@@ -184,6 +192,7 @@ def fit(
         if on_epoch is not None and result.history:  # report the saved epochs (a kill may have beaten it)
             on_epoch(result.history)
     last = sgd.epochs - 1 if stop_after is None else min(stop_after, sgd.epochs - 1)
+    saved_at = time.perf_counter()
     for epoch in range(start, last + 1):
         t0 = time.perf_counter()
         torch.manual_seed(epoch_seed(seed, epoch, salt=1))
@@ -220,10 +229,12 @@ def fit(
         LOG.info("%s epoch %d/%d loss %.4f%s", desc, epoch + 1, last + 1, metrics["loss"],
                  "".join(f" {k} {v:.2f}" for k, v in metrics.items()
                          if k not in ("epoch", "loss", "lr", "seconds") and isinstance(v, float)))
-        save_state(state_path, {
-            "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "epoch": epoch, "result": vars(result),
-        })
+        if epoch == last or time.perf_counter() - saved_at >= save_every:
+            save_state(state_path, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "epoch": epoch, "result": vars(result),
+            })
+            saved_at = time.perf_counter()
         if on_epoch is not None:
             on_epoch(result.history)
     return result
