@@ -33,7 +33,9 @@ def test_two_processes_agree_with_one(utd_root, tmp_path):
     fixed = [f"encoder.checkpoint={ckpt}", "encoder.pretrained_only=true", *inputs]
 
     single = tmp_path / "single"
-    assert _run(utd_root, single, *fixed) == 0
+    # one thread, as each torchrun process has (OMP_NUM_THREADS=1 below): the CPU convolutions may
+    # round differently on another thread count, and the feature caches must be identical
+    assert _run(utd_root, single, *fixed, "num_threads=1") == 0
 
     double = tmp_path / "double"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -47,7 +49,11 @@ def test_two_processes_agree_with_one(utd_root, tmp_path):
     b = json.loads((double / "metrics.json").read_text())
     wa, _ = load_tensors(single / "seed0" / "head" / "best.safetensors")
     wb, _ = load_tensors(double / "seed0" / "head" / "best.safetensors")
+    # the all-reduced gradients sum in another order, and the rounding drifts over the epochs: within
+    # 1% of each tensor's scale (measured: 0.1%), while a wrong update (a sum for a mean, one rank's
+    # batch only) moves the weights by their own size
     for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5, msg=k)
+        scale = float(wa[k].abs().max()) or 1.0
+        assert float((wa[k] - wb[k]).abs().max()) <= 1e-2 * scale, k
     assert a["zsl"]["fused"]["values"] == pytest.approx(b["zsl"]["fused"]["values"], abs=1e-6)
     assert a["gzsl"]["fused"]["H"]["values"] == pytest.approx(b["gzsl"]["fused"]["H"]["values"], abs=1e-6)
