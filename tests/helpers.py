@@ -33,6 +33,15 @@ def run_tiny(utd_root, out, *extra) -> int:
     return main(["run", "--protocol", "utd-f1", "--data-root", str(utd_root), "--out", str(out),
                  "--quiet", *TINY, *extra])
 
+def run_tiny_bench(utd_root, out, overrides) -> None:
+    """``zeroskel bench`` of global_align on utd-f1, seed 0, with ``overrides``; every cell must run."""
+    from zeroskel.bench.bench import make_spec, run_bench
+
+    spec = make_spec(methods="global_align", protocols="utd-f1", seeds=1, data_root=f"utd-mhad={utd_root}",
+                     config=None, overrides=overrides)
+    assert run_bench(spec, out, keep_going=False)["failed"] == []
+
+
 # A quick run: the encoder keeps its initial weights (pretrained_only, no checkpoint) and the head
 # trains one epoch; every file a full run writes is there (bundle, test scores, checkpoints).
 QUICK = [

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_tiny_bench
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "encoder_epoch_rule.py"
 TINY = ["encoder.base_channels=4", "encoder.epochs=3", "data.length=16", "extract.views=1", "head.epochs=1",
         "head.min_steps=0", "text.encoder=hashing:32", "progress=false", "encoder.select=holdout"]
 
 
 def test_epoch_rule_reads_the_draws_at_the_main_encoders_epoch(utd_root, tmp_path, capsys):
-    from zeroskel.bench.bench import make_spec, run_bench
-
     out = tmp_path / "bench"
-    spec = make_spec(methods="global_align", protocols="utd-f1", seeds=1, data_root=f"utd-mhad={utd_root}",
-                     config=None, overrides=TINY)
-    assert run_bench(spec, out, keep_going=False)["failed"] == []
+    run_tiny_bench(utd_root, out, TINY)
     mod = runpy.run_path(str(SCRIPT))
     shared = out / "utd-f1" / "_shared" / "seed0"
     chosen = json.loads((shared / "encoder" / "result.json").read_text())["best_epoch"]

@@ -6,18 +6,16 @@ import json
 import runpy
 from pathlib import Path
 
+from helpers import run_tiny_bench
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "encoder_table.py"
 TINY = ["encoder.base_channels=4", "encoder.epochs=1", "data.length=16", "extract.views=1", "head.epochs=2",
         "head.min_steps=0", "text.encoder=hashing:32", "progress=false"]  # separate validation encoders
 
 
 def test_encoder_table_reads_bench_cells(utd_root, tmp_path):
-    from zeroskel.bench.bench import make_spec, run_bench
-
     out = tmp_path / "bench"
-    spec = make_spec(methods="global_align", protocols="utd-f1", seeds=1, data_root=f"utd-mhad={utd_root}",
-                     config=None, overrides=TINY)
-    assert run_bench(spec, out, keep_going=False)["failed"] == []
+    run_tiny_bench(utd_root, out, TINY)
     mod = runpy.run_path(str(SCRIPT))
     shared = out / "utd-f1" / "_shared" / "seed0"
     (cell,) = mod["read_cells"]("a", [out], ["global_align"], None)

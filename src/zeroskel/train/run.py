@@ -512,14 +512,10 @@ class Run:
         runs it; ``_final_head`` then takes the chosen epoch instead of training)."""
         import shutil
 
-        d = self.seed_dir(seed)
-        if (d / "head" / "result.json").exists():
-            return
-        out = d / "head_ahead"
+        out = self.seed_dir(seed) / "head_ahead"  # scheduled only while head/result.json is missing
         shutil.rmtree(out, ignore_errors=True)  # an interrupted one starts over (it keeps every epoch)
         train_head(self.cfg, out_dir=out, keep_epochs=out / "epochs.safetensors", **self._final_head_inputs(seed))
         (out / "state.pt").unlink(missing_ok=True)
-        (out / "best.safetensors").unlink(missing_ok=True)
 
     def _final_head(self, seed: int, choice: dict[str, Any]) -> None:
         """The final head, stopped at the epoch fraction ``choice`` (validation) picked: trained now,
