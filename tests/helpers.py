@@ -42,6 +42,20 @@ def run_tiny_bench(utd_root, out, overrides) -> None:
     assert run_bench(spec, out, keep_going=False)["failed"] == []
 
 
+def strip_config_keys(path, dotted_keys) -> None:
+    """Rewrite a saved config.yaml as a zeroskel from before ``dotted_keys`` existed wrote it."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for dotted in dotted_keys:
+        *parents, key = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        del node[key]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
 # A quick run: the encoder keeps its initial weights (pretrained_only, no checkpoint) and the head
 # trains one epoch; every file a full run writes is there (bundle, test scores, checkpoints).
 QUICK = [

@@ -170,27 +170,58 @@ def _yaml_problem(e: yaml.YAMLError) -> str:
     return f"{getattr(e, 'problem', None) or type(e).__name__}{where}"
 
 
+def _read_mapping(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def _merge_file(cfg: T, data: dict[str, Any], path: str | os.PathLike) -> T:
+    try:
+        return merge(cfg, data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
 def load_config(cls: type[T], path: str | os.PathLike | None = None,
                 overrides: list[str] | tuple[str, ...] = (), base: T | None = None) -> T:
     """Defaults (or ``base``) <- YAML file <- dotted overrides."""
     cfg = base if base is not None else cls()
     if path is not None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-        try:
-            cfg = merge(cfg, data)
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
+        cfg = _merge_file(cfg, _read_mapping(path), path)
     if overrides:
         cfg = merge(cfg, parse_overrides(overrides))
     return cfg
+
+
+def load_saved_config(cls: type[T], path: str | os.PathLike, before: dict[str, Any]) -> T:
+    """A config that :func:`save_config` wrote, read back with the meaning it had then.
+
+    ``save_config`` writes every key, so a key the file lacks was added to ``cls`` after the file
+    was written. Such a key takes its value from ``before`` (dotted key -> the value that does what
+    the code did before the key existed) where listed there, else today's default.
+    """
+    data = _read_mapping(path)
+    for dotted, value in before.items():
+        *parents, key = dotted.split(".")
+        node = data
+        for part in parents:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node.setdefault(key, value)
+    return _merge_file(cls(), data, path)
 
 
 def read_json_file(path: str | os.PathLike, error: type[Exception] = ValueError, what: str = "JSON") -> Any:

@@ -305,3 +305,32 @@ def test_tiny_grid_on_utd(utd_root, tmp_path):
     (out / "utd-f1" / "neuron" / "seed0" / "eval.json").unlink()
     with pytest.raises(Exception, match="other settings"):
         run_bench(other, out, keep_going=False)
+
+
+def test_bench_reuses_a_folder_written_before_keys_existed(utd_root, tmp_path):
+    """A bench folder of an older zeroskel (its config.yaml files lack the keys added since) keeps its
+    meaning: a grid that writes out the former values reuses its encoder; today's defaults are refused."""
+    from helpers import QUICK, run_tiny_bench, strip_config_keys
+    from zeroskel.train.run_config import BEFORE_KEY
+
+    former = ["data.origin=first_center", "data.scale=none", "data.streams=[joint]", "data.crop_min=0.5",
+              "data.max_rotation=0.3", "data.rotation_axes=xyz", "data.scale_jitter=0.0", "encoder.select=holdout",
+              "eval.min_fraction=0.0", "eval.smooth_fraction=0.0", "head.neuron_options={}"]
+    quick = [o for o in QUICK if not o.startswith("head.options")]  # Neuron's options; these are peers
+    out = tmp_path / "bench"
+    run_tiny_bench(utd_root, out, quick + former)
+    for saved in out.rglob("config.yaml"):
+        strip_config_keys(saved, BEFORE_KEY)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
+
+    grown = make_spec(methods="global_align,revise", protocols="utd-f1", seeds=1, data_root=f"utd-mhad={utd_root}",
+                      config=None, overrides=quick + former)
+    res = run_bench(grown, out, keep_going=False)
+    assert res["failed"] == [] and res["ran"] == [("revise", "utd-f1", 0)]
+    assert res["skipped"] == [("global_align", "utd-f1", 0)]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors") if p in stamps} == stamps
+
+    today = make_spec(methods="jpose", protocols="utd-f1", seeds=1, data_root=f"utd-mhad={utd_root}",
+                      config=None, overrides=quick)
+    with pytest.raises(Exception, match=r"_shared holds a run with other settings \(data, encoder"):
+        run_bench(today, out, keep_going=False)

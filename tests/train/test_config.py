@@ -49,3 +49,31 @@ def test_full_encoder_recipe_config():
     bad = load_config(RunConfig, None, ["data.origin=hips"])
     with pytest.raises(ValueError, match="origin"):
         preprocessing(bad.data)
+
+
+def test_saved_run_config_keeps_its_meaning(tmp_path):
+    from helpers import strip_config_keys
+    from zeroskel.config import merge
+    from zeroskel.train.run_config import BEFORE_KEY, load_run_config
+
+    defaults = to_dict(RunConfig())
+    for dotted, value in BEFORE_KEY.items():
+        node = defaults
+        for part in dotted.split("."):
+            assert isinstance(node, dict) and part in node, f"BEFORE_KEY names no config key: {dotted}"
+            node = node[part]
+        assert node != value, f"{dotted}: today's default already does what it did before; no entry needed"
+
+    # a file with every key of today reads back exactly, whatever BEFORE_KEY says
+    cfg = merge(RunConfig(), {"encoder": {"epochs": 7}})
+    save_config(cfg, tmp_path / "config.yaml")
+    assert to_dict(load_run_config(tmp_path / "config.yaml")) == to_dict(cfg)
+
+    # a file written before those keys existed: their former values, not today's defaults
+    strip_config_keys(tmp_path / "config.yaml", BEFORE_KEY)
+    old = load_run_config(tmp_path / "config.yaml")
+    assert old.encoder.select == "holdout" and old.encoder.epochs == 7
+    assert (old.data.origin, old.data.scale, old.data.streams) == ("first_center", "none", ["joint"])
+    assert old.head.neuron_options == {} and old.eval.min_fraction == 0.0
+    # a user's config file is not a saved run: missing keys are today's defaults there
+    assert load_config(RunConfig, tmp_path / "config.yaml").encoder.select == "last"

@@ -49,7 +49,7 @@ import yaml
 from zeroskel.config import ConfigError, atomic_write_text, merge, parse_overrides, save_config, to_dict
 from zeroskel.train.io import read_json, write_json
 from zeroskel.train.run import Run
-from zeroskel.train.run_config import RunConfig
+from zeroskel.train.run_config import RunConfig, load_run_config
 from zeroskel.train.runtime import LOG, setup_logging
 from zeroskel.models.peers.sa_dvae import presets as sa_dvae_presets
 
@@ -426,9 +426,7 @@ def _open_run(path: Path, cfg: RunConfig) -> Run:
     """The run in ``path`` with ``cfg``; a saved config that differs is an error (not silently reused)."""
     saved = path / "config.yaml"
     if saved.exists():
-        from zeroskel.config import load_config
-
-        old = load_config(RunConfig, saved)
+        old = load_run_config(saved)
         a, b = to_dict(old), to_dict(cfg)
         # display, where the bench folder lives now, and which seeds (a grid may grow by seeds)
         for key in ("progress", "reuse", "seeds"):
@@ -530,9 +528,7 @@ def collect_results(spec: BenchSpec, out: str | Path) -> list[dict[str, Any]]:
                 if not path.exists():
                     continue
                 ev = read_json(path)
-                from zeroskel.config import load_config
-
-                cfg = load_config(RunConfig, pdir / m / "config.yaml")
+                cfg = load_run_config(pdir / m / "config.yaml")
                 row: dict[str, Any] = {
                     "method": m, "protocol": protocol, "family": protocol_family(protocol),
                     "dataset": _dataset_of(protocol), "seed": seed, "head": cfg.head.name,

@@ -93,14 +93,13 @@ def bundle_from_run(run_dir: str | Path, *, seed: int | None = None) -> Bundle:
         run_dir: a run directory (``config.yaml``, ``seed<S>/encoder``, ``seed<S>/head``).
         seed: which seed's models; default the first seed with a trained head.
     """
-    from zeroskel.config import load_config
-    from zeroskel.train.run_config import RunConfig
+    from zeroskel.train.run_config import load_run_config
     from zeroskel.text.sideinfo import SideInfoError, load_shipped, load_side_info
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
         raise BundleError(f"{run_dir}: not a run directory (no config.yaml)")
-    cfg = load_config(RunConfig, run_dir / "config.yaml")
+    cfg = load_run_config(run_dir / "config.yaml")
     seed = _seed_of(cfg, run_dir, seed)
     enc_root = Path(cfg.reuse) if cfg.reuse else run_dir  # encoders of a reusing run live there
     enc_path = enc_root / f"seed{seed}" / "encoder" / "best.safetensors"

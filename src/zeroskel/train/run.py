@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zeroskel.config import load_config, save_config, to_dict
+from zeroskel.config import save_config, to_dict
 from zeroskel.train import metrics as M
 from zeroskel.train.features import extract_features, load_features, map_tensors
 from zeroskel.train.head import BRANCHES, head_epochs, load_head, score_features, train_head
@@ -48,7 +48,7 @@ from zeroskel.train.io import load_tensors, read_json, save_tensors, write_json
 from zeroskel.train.plan import Stage, StageClock
 from zeroskel.train.pretrain import (clip_preprocessing, load_encoder, pretrain_encoder,
                                      supervised_accuracy, validation_seen)
-from zeroskel.train.run_config import RunConfig
+from zeroskel.train.run_config import RunConfig, load_run_config
 from zeroskel.train.runtime import (LOG, environment, is_main_process, resolve_device,
                                      setup_logging)
 from zeroskel.train.selection import combine_draws, seen_margin, validation_metrics
@@ -75,7 +75,7 @@ class Run:
             if not path.exists():
                 raise RunError(f"{self.dir}: not a run directory (no config.yaml); start one with "
                                "`zeroskel run`")
-            cfg = load_config(RunConfig, path)
+            cfg = load_run_config(path)
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         if cfg.num_threads > 0:
@@ -93,7 +93,7 @@ class Run:
             if not resume:
                 raise RunError(f"{out} already holds a run; pass --resume to continue it or choose "
                                "another --out")
-            saved = load_config(RunConfig, cfg_path)
+            saved = load_run_config(cfg_path)
             if to_dict(saved) != to_dict(cfg):
                 LOG.info("resuming %s with its saved config (the given options are ignored)", out)
             cfg = saved

@@ -14,8 +14,11 @@ for at least ``head.min_steps`` updates: the number of epochs is stretched to
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
+from zeroskel.config import load_saved_config
 from zeroskel.data.transforms import Preprocessing
 
 
@@ -149,6 +152,32 @@ class RunConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     text: TextConfig = field(default_factory=TextConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# Keys added after runs were already being saved, with the value that does what the code did before
+# the key existed, where today's default differs (the value each key was added with, from the git
+# history of this file; encoder.select: the best-holdout rule was the only one). A run directory's
+# config.yaml holds every key of its time, so :func:`load_run_config` gives a key it lacks the value
+# below, not today's default: an older run resumed, evaluated, bundled or reused by the bench keeps
+# the inputs and rules its encoders were trained with.
+BEFORE_KEY: dict[str, Any] = {
+    "data.origin": "first_center",        # added at 90aea4c, default changed in issue 13
+    "data.scale": "none",
+    "data.streams": ["joint"],
+    "data.crop_min": 0.5,
+    "data.max_rotation": 0.3,
+    "data.rotation_axes": "xyz",
+    "data.scale_jitter": 0.0,
+    "encoder.select": "holdout",          # added at 91f479b with default last
+    "eval.min_fraction": 0.0,             # added at 83d9720 as 0.0, default changed later
+    "eval.smooth_fraction": 0.0,
+    "head.neuron_options": {},            # added at 513b155; before it Neuron heads had their own values
+}
+
+
+def load_run_config(path: str | os.PathLike) -> RunConfig:
+    """A run's saved ``config.yaml``, with :data:`BEFORE_KEY` for the keys added since it was written."""
+    return load_saved_config(RunConfig, path, BEFORE_KEY)
 
 
 def preprocessing(data: DataConfig) -> Preprocessing:
