@@ -523,12 +523,13 @@ def collect_results(spec: BenchSpec, out: str | Path) -> list[dict[str, Any]]:
         for m in spec.methods:
             found = {int(p.parent.name[4:]) for p in (pdir / m).glob("seed*/eval.json")
                      if p.parent.name[4:].isdigit()}
+            cfg = None  # the method run's config, read once for all its seeds
             for seed in sorted(set(spec.seeds) | found):
                 path = pdir / m / f"seed{seed}" / "eval.json"
                 if not path.exists():
                     continue
                 ev = read_json(path)
-                cfg = load_run_config(pdir / m / "config.yaml")
+                cfg = cfg or load_run_config(pdir / m / "config.yaml")
                 row: dict[str, Any] = {
                     "method": m, "protocol": protocol, "family": protocol_family(protocol),
                     "dataset": _dataset_of(protocol), "seed": seed, "head": cfg.head.name,

@@ -124,6 +124,8 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
             return torch.stack([loss(z) for z in model.member_logits(x.to(device))]).mean()
         return loss(model(x.to(device)))
 
+    select = "val_acc" if cfg.encoder.select == "holdout" else None  # None: fit keeps the last epoch
+
     def evaluate(epoch: int) -> dict[str, float]:
         if select is None and epoch != epochs - 1 and (epoch + 1) % LAST_EVAL_EVERY:
             return {}  # select=last chooses nothing: the holdout is read every few epochs, for the log
@@ -132,8 +134,6 @@ def pretrain_encoder(cfg: RunConfig, dataset: SkeletonDataset, *, fit_idx: Seque
     def on_best(epoch: int, metrics: dict[str, float]) -> None:
         if select is not None or epoch == epochs - 1:  # select=last: write the last epoch only
             save_checkpoint(best_path, model, {**meta, "epoch": epoch, "val_acc": metrics["val_acc"]})
-
-    select = "val_acc" if cfg.encoder.select == "holdout" else None  # None: fit keeps the last epoch
 
     sgd = SGDConfig(lr=cfg.encoder.lr, momentum=cfg.encoder.momentum, nesterov=cfg.encoder.nesterov,
                     weight_decay=cfg.encoder.weight_decay, epochs=epochs,

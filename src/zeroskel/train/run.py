@@ -358,7 +358,8 @@ class Run:
         jobs = []
         if not (d / "val_head" / "choice.json").exists():
             for v in self._val_draws(seed):
-                enc = f"validation encoder d{v.draw}" if f"validation encoder d{v.draw}" in encoders else "encoder"
+                enc = f"validation encoder d{v.draw}"
+                enc = enc if enc in encoders else "encoder"  # validation_encoder=shared: the main one
                 jobs.append(Job(f"validation head d{v.draw}", "_val_head_draw", (seed, v.draw),
                                 (d / "val_head" / f"d{v.draw}" / "history.json",), after=(enc, "class text")))
         if not (d / "head" / "result.json").exists():
