@@ -109,7 +109,7 @@ def test_workers_resume_and_report_errors(utd_root, in_turn, tmp_path, capsys):
         (out / "seed0" / enc / "result.json").unlink()
     run = Run(out)
     run.pretrain(0)
-    assert "_pool" not in run.__dict__ and (out / "seed0" / "encoder" / "result.json").exists()
+    assert run._pool is None and (out / "seed0" / "encoder" / "result.json").exists()
 
 
 def test_a_dead_worker_stops_the_run_with_a_message(utd_root, tmp_path):

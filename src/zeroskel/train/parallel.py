@@ -198,7 +198,7 @@ def run_jobs(run: Any, seed: int, jobs: list[Job]) -> None:
                 run._write_jsonl()
                 run._stage_finished(token, seconds)
                 finished.add(j.name)
-        if not run.__dict__.get("_keep_pool"):
+        if not run._keep_pool:
             close_pool(run)  # a step called on its own (zeroskel pretrain RUN_DIR): no next step
     except BrokenProcessPool:
         close_pool(run, terminate=True)
@@ -217,14 +217,14 @@ def kept_pool(run: Any):
     """Keep the run's worker pool from one ``run_jobs`` to the next inside (``Run.run_seed``: a
     spawned worker takes about 2 s to import torch and load the dataset); stopped at the end, and
     terminated when the block fails or is interrupted."""
-    run.__dict__["_keep_pool"] = True
+    run._keep_pool = True
     try:
         yield
     except BaseException:
         close_pool(run, terminate=True)
         raise
     finally:
-        run.__dict__.pop("_keep_pool", None)
+        run._keep_pool = False
         close_pool(run)
 
 
@@ -232,7 +232,7 @@ def _pool(run: Any, workers: int, threads: int):
     """The run's worker pool of ``workers`` processes with ``threads`` threads each (the one held,
     if it has that shape)."""
     key = (workers, threads)
-    held = run.__dict__.get("_pool")
+    held = run._pool
     if held is not None and held[0] == key:
         return held[1]
     close_pool(run)
@@ -241,13 +241,13 @@ def _pool(run: Any, workers: int, threads: int):
     # multiprocessing.Pool, it fails (BrokenProcessPool) instead of waiting forever when a worker dies
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                initargs=(str(run.dir), run.cfg, threads, log_file, verbose))
-    run.__dict__["_pool"] = (key, pool)
+    run._pool = (key, pool)
     return pool
 
 
 def close_pool(run: Any, *, terminate: bool = False) -> None:
     """Stop the run's worker processes, if any (``terminate``: without waiting for their work)."""
-    held = run.__dict__.pop("_pool", None)
+    held, run._pool = run._pool, None
     if held is None:
         return
     pool = held[1]

@@ -82,6 +82,12 @@ class Run:
             torch.set_num_threads(cfg.num_threads)
         self._histories: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self._clock: StageClock | None = None  # set by run(): the stage counter of its plan
+        # held by train.parallel: the worker pool ((workers, threads), executor) and whether the
+        # steps inside Run.run_seed keep it from one step to the next (parallel.kept_pool)
+        self._pool: tuple[tuple[int, int], Any] | None = None
+        self._keep_pool = False
+        self._tb_writers: dict[tuple[int, str], Any] = {}  # per (seed, step): the TensorBoard writers opened
+        self._draw_cache: dict[int, list] = {}  # per seed: its validation draws, computed once
 
     # ----------------------------------------------------------------------------- creation
     @classmethod
@@ -242,7 +248,7 @@ class Run:
             raise RunError("tensorboard=true needs the tensorboard package: "
                            "pip install 'zeroskel[tensorboard]'") from e
         key = (seed, step)
-        writers = self.__dict__.setdefault("_tb_writers", {})
+        writers = self._tb_writers
         if key not in writers:
             writers[key] = SummaryWriter(str(self.dir / "tensorboard" / f"seed{seed}" / step))
         w = writers[key]
@@ -398,7 +404,7 @@ class Run:
         n, k = self.cfg.eval.val_draws, self.cfg.eval.val_subjects
         if n < 1 or k < 1:
             raise RunError(f"eval.val_draws and eval.val_subjects must be >= 1, got {n} and {k}")
-        cache = self.__dict__.setdefault("_draw_cache", {})
+        cache = self._draw_cache
         if seed not in cache:
             cache[seed] = [validation_draw(self.dataset, self.splits, split_seed=self.cfg.data.split_seed,
                                            seed=seed, draw=i, num_subjects=k) for i in range(n)]
