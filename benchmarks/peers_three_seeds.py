@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zeroskel.bench.bench import protocol_dir
+
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = ["val_zsl_fused", "val_gzsl_fused_H", "zsl_fused", "gzsl_fused_H"]
 FOLDS = {"utd": "utd-f", "msr": "msr-f"}
@@ -69,7 +71,9 @@ def pooled(n: int, mean: float, std: float, more: np.ndarray) -> tuple[float, fl
     return m, math.sqrt(max(ex2 - m * m, 0.0))
 
 
-def folds_table(ds: str) -> tuple[str, list[str]]:
+def folds_table(ds: str) -> tuple[str, list[tuple[str, float, float, int]]]:
+    """The pooled table of a fold family, and per method the check (method, the two-seed table's test
+    ZSL mean, the same mean from the seed-0 csvs and seed 1's mean, seed-0 cells found)."""
     two = two_seed_table(ds)
     seed2 = [r for r in _rows("bench_peers_seed2.csv") if r["protocol"].startswith(FOLDS[ds])]
     seed0: dict[str, dict[str, float]] = {}
@@ -88,8 +92,7 @@ def folds_table(ds: str) -> tuple[str, list[str]]:
         s0 = list(seed0.get(method, {}).values())
         s0_mean = float(np.mean(s0)) if s0 else math.nan
         check = (len(s0) * s0_mean + t["n1"] * t["seed1"][2]) / t["n"] if s0 else math.nan
-        checks.append(f"{ds} {method}: two-seed test ZSL {t['ms'][2][0]:.1f}, from the seed-0 csv and seed 1's "
-                      f"mean {check:.2f} ({len(s0)} seed-0 cells)")
+        checks.append((method, t["ms"][2][0], check, len(s0)))
         secs = np.mean([_f(r.get("seconds")) for r in rs]) if rs else math.nan
         lines.append(f"| {method} | {t['n'] + len(rs)} ({t['n0']} / {t['n1']} / {len(rs)}) | "
                      + " | ".join(f"{m:.1f} +- {s:.1f}" for m, s in cells)
@@ -99,13 +102,9 @@ def folds_table(ds: str) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", checks
 
 
-def _protocol(p: str) -> str:
-    """Bench folder names use - for / (utd-purls-22-5)."""
-    return p if "/" in p else p[::-1].replace("-", "/", 1)[::-1]
-
-
 def purls_tables() -> str:
-    rows = [dict(r, protocol=_protocol(r["protocol"])) for r in _rows("bench_utd_purls_3seeds.csv")]
+    named = {protocol_dir(p): p for p in TABLE8}  # the csv has the bench folder names (utd-purls-22-5)
+    rows = [dict(r, protocol=named[r["protocol"]]) for r in _rows("bench_utd_purls_3seeds.csv")]
     for r in _rows("bench_issue16_utd_purls.csv"):
         rows.append(dict(r, val_zsl_fused=VAL0_22_5[r["method"]][0], val_gzsl_fused_H=VAL0_22_5[r["method"]][1]))
     out = []
@@ -135,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     for ds, title in (("utd", "UTD-MHAD utd-f1..f5"), ("msr", "MSR Action3D msr-f1..f4")):
         table, c = folds_table(ds)
         text += [f"### {title}, seeds 0-2\n", table]
-        checks += c
+        checks += [f"{ds} {m}: two-seed test ZSL {mean:.1f}, from the seed-0 csv and seed 1's mean {again:.2f} "
+                   f"({n0} seed-0 cells)" for m, mean, again, n0 in c]
     text += ["### PURLS's UTD-MHAD splits, seeds 0-2\n", purls_tables()]
     text += ["Check (seed 0 from its csvs, seed 1 from the two-seed table):\n"] + [f"- {c}" for c in checks]
     print("\n".join(text))
